@@ -1,0 +1,1 @@
+"""Orchestration for convbench: the oracle, timing, sweeps, records and plots."""
