@@ -1,0 +1,148 @@
+"""Sweep definitions -> a validated list of layer shapes.
+
+A sweep (one YAML file in ``conf/sweep/``) is either a list of ``layers`` or a
+``grid`` of axes expanded as a cartesian product::
+
+    name: resnet18          # layers form            name: grid       # grid form
+    batch: 8                                          batch: 8
+    layers:                                           C: [16, 32, 64]  # axes are lists
+      - {name: conv1, C: 3, H: 224, F: 64,            H: [28]
+         K: 7, stride: 2, pad: 3, count: 1}           F: [64]
+                                                      K: [3]
+                                                      stride: [1]
+                                                      pad: [same]      # "same" = K // 2
+
+Layer keys: ``C, H, F`` required; ``W`` (default H), ``K`` or ``HH``/``WW``, ``stride``
+(1), ``pad`` (0 or "same"), ``N`` (the sweep's ``batch``), ``count`` (how often the
+layer occurs in the network, 1) and ``name``.  Every entry is checked with the
+strategies' own validation before any work starts; a bad one is an error naming it.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping
+
+from strategies.geometry import ConvProblem
+
+GRID_AXES = ("N", "C", "H", "W", "F", "K", "stride", "pad")
+LAYER_KEYS = {"name", "N", "C", "H", "W", "F", "K", "HH", "WW", "stride", "pad", "count"}
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One layer of a sweep: a named convolution problem and its multiplicity in the network."""
+
+    name: str
+    N: int
+    C: int
+    H: int
+    W: int
+    F: int
+    HH: int
+    WW: int
+    stride: int
+    pad: int
+    count: int = 1
+
+    @property
+    def problem(self) -> ConvProblem:
+        return ConvProblem.from_shapes((self.N, self.C, self.H, self.W), (self.F, self.C, self.HH, self.WW),
+                                       {"stride": self.stride, "pad": self.pad})
+
+    @property
+    def x_shape(self) -> tuple[int, int, int, int]:
+        return (self.N, self.C, self.H, self.W)
+
+    @property
+    def w_shape(self) -> tuple[int, int, int, int]:
+        return (self.F, self.C, self.HH, self.WW)
+
+    @property
+    def conv_param(self) -> dict:
+        return {"stride": self.stride, "pad": self.pad}
+
+    def columns(self) -> dict[str, Any]:
+        """The shape's columns in a results row (``shape`` is the name)."""
+        d = asdict(self)
+        d["shape"] = d.pop("name")
+        return d
+
+
+def expand_sweep(sweep: Mapping[str, Any]) -> list[Shape]:
+    """All shapes of a sweep config (layers or grid form), validated, names unique."""
+    name = sweep.get("name", "sweep")
+    batch = sweep.get("batch", 1)
+    if "layers" in sweep:
+        extra = sorted(set(sweep) & set(GRID_AXES) - {"N"})
+        if extra:
+            raise ValueError(f"sweep {name!r} has both layers and grid axes {extra}; use one form")
+        entries = [dict(e) for e in sweep["layers"]]
+    else:
+        missing = [a for a in ("C", "H", "F", "K") if a not in sweep]
+        if missing:
+            raise ValueError(f"sweep {name!r} has no 'layers' list and grid axes {missing} are missing")
+        entries = _grid_entries(sweep)
+    if not entries:
+        raise ValueError(f"sweep {name!r} has no layers")
+    shapes = [_shape(entry, batch, index) for index, entry in enumerate(entries)]
+    names = [s.name for s in shapes]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"sweep {name!r} has duplicate layer names {dupes}")
+    return shapes
+
+
+def _grid_entries(sweep: Mapping[str, Any]) -> list[dict]:
+    axes = {a: _as_list(sweep[a]) for a in GRID_AXES if a in sweep and sweep[a] is not None}
+    axes.setdefault("N", [sweep.get("batch", 1)])
+    varying = [a for a, values in axes.items() if len(values) > 1]
+    entries = []
+    for values in itertools.product(*axes.values()):
+        entry = dict(zip(axes, values))
+        label = " ".join(f"{a}={entry[a]}" for a in varying) or "grid"
+        entries.append({**entry, "name": label})
+    return entries
+
+
+def _as_list(value) -> list:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _shape(entry: dict, batch, index: int) -> Shape:
+    label = entry.get("name", f"layer {index}")
+    try:
+        unknown = sorted(set(entry) - LAYER_KEYS)
+        if unknown:
+            raise ValueError(f"unknown keys {unknown}; expected some of {sorted(LAYER_KEYS)}")
+        for key in ("C", "H", "F"):
+            if key not in entry:
+                raise ValueError(f"missing {key!r}")
+        if "K" in entry:
+            HH = WW = entry["K"]
+        elif "HH" in entry:
+            HH, WW = entry["HH"], entry.get("WW", entry["HH"])
+        else:
+            raise ValueError("missing the kernel size: give K or HH (and WW)")
+        pad = entry.get("pad", 0)
+        if pad == "same":
+            if HH != WW:
+                raise ValueError(f"pad 'same' needs a square kernel, got {HH}x{WW}")
+            pad = HH // 2
+        shape = Shape(name=str(label), N=_int(entry.get("N", batch), "N"), C=_int(entry["C"], "C"),
+                      H=_int(entry["H"], "H"), W=_int(entry.get("W", entry["H"]), "W"),
+                      F=_int(entry["F"], "F"), HH=_int(HH, "HH"), WW=_int(WW, "WW"),
+                      stride=_int(entry.get("stride", 1), "stride"), pad=_int(pad, "pad"),
+                      count=_int(entry.get("count", 1), "count"))
+        if shape.count < 1:
+            raise ValueError(f"count must be >= 1, got {shape.count}")
+        shape.problem  # the strategies' own validation: zero dims, kernel too large, ...
+    except ValueError as err:
+        raise ValueError(f"sweep entry {label!r} ({dict(entry)}) is not a valid layer: {err}") from None
+    return shape
+
+
+def _int(value, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{key} must be an integer, got {value!r}")
+    return value
