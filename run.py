@@ -2,6 +2,8 @@
 
 The only Hydra code in the project: compose the config, hand plain values to the harness.
 """
+import sys
+
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
@@ -16,8 +18,11 @@ OmegaConf.register_new_resolver("convbench_hydra_subdir", lambda resume, stamp: 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> None:
     hydra_cfg = HydraConfig.get()
-    harness.experiment.main(OmegaConf.to_container(cfg, resolve=True),
-                            run_dir=hydra_cfg.runtime.output_dir, overrides=list(hydra_cfg.overrides.task))
+    try:
+        harness.experiment.main(OmegaConf.to_container(cfg, resolve=True),
+                                run_dir=hydra_cfg.runtime.output_dir, overrides=list(hydra_cfg.overrides.task))
+    except KeyboardInterrupt:
+        sys.exit(130)  # the harness has logged how to resume
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_info
 
+from .allocator import first_touch_probe, malloc_environment, transparent_hugepages
 from .timing import thread_budget
 
 PACKAGES = ("numpy", "scipy", "pandas", "joblib", "threadpoolctl", "matplotlib", "hydra-core")
@@ -81,4 +82,7 @@ def describe_environment(dtype: str, threads: list[int]) -> dict:
         "git_commit": git_commit(),
         "gemm_gflops": {str(t): gemm_gflops(dtype, t) for t in threads},
         "gemm_size": 1024,
+        "transparent_hugepages": transparent_hugepages(),
+        "malloc_environment": malloc_environment(),
+        "first_touch": first_touch_probe(),
     }

@@ -10,6 +10,7 @@ calls :func:`main`.  Everything a run writes lives in its folder::
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -17,13 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+import pandas as pd
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from .cell import CellSettings, ShapeData, run_cell
+from .allocator import ALLOCATORS, apply_allocator
+from .cell import CellSettings
 from .environment import describe_environment
+from .stability import compare_summaries, format_report
 from .records import CELL_KEY, RESULTS_FILE, SCHEMA_VERSION, append_cell, finished_cells, load_results
 from .summary import console_table, summarize
+from .isolation import MachineLoad, run_here, run_in_child
 from .sweeps import Shape, expand_sweep
 from .timing import TimingSettings
 from .variants import Variant, resolve_variants
@@ -31,7 +36,6 @@ from .variants import Variant, resolve_variants
 log = logging.getLogger(__name__)
 PASSES = ("forward", "backward")
 DTYPES = ("float32", "float64")
-ALLOCATORS = ("default", "pinned")
 
 
 @dataclass(frozen=True)
@@ -102,43 +106,76 @@ def main(config: Mapping[str, Any], run_dir, overrides: list[str] = ()) -> Path:
             raise ValueError(f"{run_dir} already holds results; refusing to overwrite them "
                              f"(use resume={run_dir} to finish that run)")
         settings = settings_from_config(config)
+        if config.get("stability"):
+            return run_stability(config, run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.json").write_text(json.dumps({**config, "resume": None}, indent=2))
     run_sweep(settings, run_dir)
     return run_dir
 
 
-def run_sweep(settings: RunSettings, run_dir: Path) -> None:
-    """Measure every cell not yet on disk, appending each before the next starts; then summarise."""
+def run_stability(config: Mapping[str, Any], run_dir: Path) -> Path:
+    """Run the sweep twice (``first/``, ``second/``) and write how far the rankings agree."""
+    summaries = [main({**config, "stability": False}, run_dir / part) for part in ("first", "second")]
+    report = compare_summaries(*(pd.read_csv(path / "summary.csv") for path in summaries))
+    (run_dir / "stability.json").write_text(json.dumps(report, indent=2))
+    print(f"\nstability of {config.get('sweep', {}).get('name')} over two runs:\n{format_report(report)}")
+    return run_dir
+
+
+def run_sweep(settings: RunSettings, run_dir: Path) -> pd.DataFrame:
+    """Measure every cell not yet on disk, appending each before the next starts; then summarise.
+
+    With ``timing.processes = K > 1`` every cell is measured K times, once in each of
+    K fresh child processes run one after another (see :mod:`harness.isolation`).
+    """
     started = time.perf_counter()
+    apply_allocator(settings.cell.allocator)
     env_file = run_dir / "env.json"
     if not env_file.exists():
         env = describe_environment(settings.cell.dtype, settings.threads)
-        env_file.write_text(json.dumps(env, indent=2, default=str))
+        env_file.write_text(json.dumps({**env, "allocator": settings.cell.allocator}, indent=2, default=str))
     done = finished_cells(load_results(run_dir))
-    process = 0
-    plan = [(shape, variant, threads, pass_)
-            for shape in settings.shapes for threads in settings.threads
-            for variant in settings.variants for pass_ in settings.passes]
-    todo = [c for c in plan if (c[0].name, c[1].spec, c[3], c[2], process) not in done]
-    log.info("%s: %d cells, %d already done", settings.sweep_name, len(plan), len(plan) - len(todo))
-    data: ShapeData | None = None
-    with logging_redirect_tqdm(), tqdm(total=len(plan), initial=len(plan) - len(todo), unit="cell",
-                                       dynamic_ncols=True) as bar:
-        for shape, variant, threads, pass_ in todo:
-            if data is None or data.shape != shape:
-                data = ShapeData(shape, settings.cell)  # inputs made once per shape
-            bar.set_description(f"{shape.name} | {variant.spec} | {pass_} | {threads}t")
-            rows = run_cell(data, variant, threads, pass_)
-            stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
-            for row in rows:
-                row.update(schema_version=SCHEMA_VERSION, run_id=run_dir.name, process=process, timestamp=stamp)
-            append_cell(run_dir / RESULTS_FILE, rows)
-            bar.update()
-    finish(run_dir, settings, time.perf_counter() - started)
+    processes = settings.cell.timing.processes
+    cells = [(shape, variant, threads, pass_)
+             for shape in settings.shapes for threads in settings.threads
+             for variant in settings.variants for pass_ in settings.passes]
+    todo = {p: [c for c in cells if (c[0].name, c[1].spec, c[3], c[2], p) not in done] for p in range(processes)}
+    total, left = len(cells) * processes, sum(map(len, todo.values()))
+    log.info("%s: %d cells x %d process(es), %d already done", settings.sweep_name, len(cells), processes, total - left)
+    load = MachineLoad()
+    with logging_redirect_tqdm(), tqdm(total=total, initial=total - left, unit="cell",
+                                       dynamic_ncols=True) as bar, _resume_hint(run_dir):
+        for process, pending in todo.items():
+            execute = run_here if processes == 1 else run_in_child
+            for i, (cell, rows) in enumerate(execute(pending, settings.cell)):
+                conditions = load.since_last()
+                for row in rows:
+                    row.update(schema_version=SCHEMA_VERSION, run_id=run_dir.name, process=process, **conditions)
+                append_cell(run_dir / RESULTS_FILE, rows)
+                bar.update()
+                if i + 1 < len(pending):
+                    bar.set_description(_describe(pending[i + 1], process, processes))
+    return finish(run_dir, settings, time.perf_counter() - started)
 
 
-def finish(run_dir: Path, settings: RunSettings, wall_seconds: float) -> None:
+def _describe(cell, process: int, processes: int) -> str:
+    shape, variant, threads, pass_ = cell
+    where = f" | process {process + 1}/{processes}" if processes > 1 else ""
+    return f"{shape.name} | {variant.spec} | {pass_} | {threads}t{where}"
+
+
+@contextlib.contextmanager
+def _resume_hint(run_dir: Path):
+    try:
+        yield
+    except KeyboardInterrupt:
+        log.warning("interrupted: every finished cell is in %s; finish the run with: "
+                    "python run.py resume=%s", run_dir / RESULTS_FILE, run_dir)
+        raise
+
+
+def finish(run_dir: Path, settings: RunSettings, wall_seconds: float) -> pd.DataFrame:
     """Write summary.csv, print the console table and where everything is."""
     results = load_results(run_dir)
     summary = summarize(results, settings.baseline)
@@ -151,3 +188,4 @@ def finish(run_dir: Path, settings: RunSettings, wall_seconds: float) -> None:
     for _, r in problems.iterrows():
         print(f"  {r['status'].upper()}: {r['shape']} {r['strategy']} {r['pass']}: {r['reason']}")
     print(f"\nwall {wall_seconds:.1f} s (timed calls {timed:.1f} s); results in {run_dir}")
+    return summary

@@ -38,11 +38,15 @@ def append_cell(path: Path, rows: list[dict]) -> None:
     bad = set(frame["status"]) - set(STATUSES)
     if bad:
         raise ValueError(f"unknown status {sorted(bad)}; expected one of {STATUSES}")
-    new = not path.exists()
-    with open(path, "a", newline="") as fh:
-        frame.to_csv(fh, header=new, index=False)
-        fh.flush()
-        os.fsync(fh.fileno())
+    text = frame.to_csv(header=not path.exists(), index=False).encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        # one write() call: Python delivers Ctrl-C between bytecodes, never inside it,
+        # so a cell is on disk whole or not at all
+        os.write(fd, text)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def load_results(run_dir) -> pd.DataFrame:

@@ -4,13 +4,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 import harness.experiment as experiment
+import harness.isolation as isolation
 import strategies
 from harness.records import COLUMNS, STATUSES, load_results
 from harness.summary import summarize
@@ -139,7 +139,7 @@ def test_refuses_to_overwrite_a_run(tmp_path):
 
 
 def test_interrupt_keeps_finished_cells_and_resume_finishes(tmp_path, monkeypatch):
-    real_run_cell, calls = experiment.run_cell, []
+    real_run_cell, calls = isolation.run_cell, []
 
     def interrupting(data, variant, threads, pass_):
         if len(calls) == 3:
@@ -147,14 +147,14 @@ def test_interrupt_keeps_finished_cells_and_resume_finishes(tmp_path, monkeypatc
         calls.append((data.shape.name, variant.spec, pass_))
         return real_run_cell(data, variant, threads, pass_)
 
-    monkeypatch.setattr(experiment, "run_cell", interrupting)
+    monkeypatch.setattr(isolation, "run_cell", interrupting)
     run = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
         experiment.main(tiny_config(), run)
     first = load_results(run)
     assert len(first.groupby(["shape", "strategy", "pass"])) == 3
 
-    monkeypatch.setattr(experiment, "run_cell", lambda *a: (calls.append(a[0].shape.name), real_run_cell(*a))[1])
+    monkeypatch.setattr(isolation, "run_cell", lambda *a: (calls.append(a[0].shape.name), real_run_cell(*a))[1])
     calls.clear()
     with pytest.raises(ValueError, match="other overrides would change what it measures"):
         experiment.main({"resume": str(run)}, None, overrides=[f"resume={run}", "dtype=float64"])
