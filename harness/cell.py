@@ -141,11 +141,11 @@ def _predict(strategy, data: ShapeData, pass_: str) -> float:
     per-output cost of Python-bound loops is what it captures.
     """
     shape = data.shape
-    rows = min(shape.problem.out_h, 2)
+    rows = min(shape.out_h, 2)
     H = min(shape.H, max(1, (rows - 1) * shape.stride + shape.HH - 2 * shape.pad))
     reduced = replace(shape, N=1, H=H)
     x = np.ascontiguousarray(data.x[:1, :, :H])
-    dout = np.ascontiguousarray(data.dout[:1, :, :reduced.problem.out_h])
+    dout = np.ascontiguousarray(data.dout[:1, :, :reduced.out_h])
     cp = shape.conv_param
 
     def once() -> float:

@@ -30,37 +30,11 @@ LAYER_KEYS = {"name", "N", "C", "H", "W", "F", "K", "HH", "WW", "stride", "pad",
 
 
 @dataclass(frozen=True)
-class Shape:
-    """One layer of a sweep: a named convolution problem and its multiplicity in the network."""
+class Shape(ConvProblem):
+    """One layer of a sweep: a convolution problem, its name and its multiplicity in the network."""
 
-    name: str
-    N: int
-    C: int
-    H: int
-    W: int
-    F: int
-    HH: int
-    WW: int
-    stride: int
-    pad: int
+    name: str = ""
     count: int = 1
-
-    @property
-    def problem(self) -> ConvProblem:
-        return ConvProblem.from_shapes((self.N, self.C, self.H, self.W), (self.F, self.C, self.HH, self.WW),
-                                       {"stride": self.stride, "pad": self.pad})
-
-    @property
-    def x_shape(self) -> tuple[int, int, int, int]:
-        return (self.N, self.C, self.H, self.W)
-
-    @property
-    def w_shape(self) -> tuple[int, int, int, int]:
-        return (self.F, self.C, self.HH, self.WW)
-
-    @property
-    def conv_param(self) -> dict:
-        return {"stride": self.stride, "pad": self.pad}
 
     def columns(self) -> dict[str, Any]:
         """The shape's columns in a results row (``shape`` is the name)."""
@@ -129,14 +103,15 @@ def _shape(entry: dict, batch, index: int) -> Shape:
             if HH != WW:
                 raise ValueError(f"pad 'same' needs a square kernel, got {HH}x{WW}")
             pad = HH // 2
-        shape = Shape(name=str(label), N=_int(entry.get("N", batch), "N"), C=_int(entry["C"], "C"),
-                      H=_int(entry["H"], "H"), W=_int(entry.get("W", entry["H"]), "W"),
-                      F=_int(entry["F"], "F"), HH=_int(HH, "HH"), WW=_int(WW, "WW"),
-                      stride=_int(entry.get("stride", 1), "stride"), pad=_int(pad, "pad"),
-                      count=_int(entry.get("count", 1), "count"))
-        if shape.count < 1:
-            raise ValueError(f"count must be >= 1, got {shape.count}")
-        shape.problem  # the strategies' own validation: zero dims, kernel too large, ...
+        N, C, H, F = (_int(entry.get(k, batch if k == "N" else None), k) for k in ("N", "C", "H", "F"))
+        W = _int(entry.get("W", H), "W")
+        # the strategies' own validation: zero dims, kernel larger than the padded input, ...
+        problem = ConvProblem.from_shapes((N, C, H, W), (F, C, _int(HH, "HH"), _int(WW, "WW")),
+                                          {"stride": _int(entry.get("stride", 1), "stride"), "pad": _int(pad, "pad")})
+        count = _int(entry.get("count", 1), "count")
+        if count < 1:
+            raise ValueError(f"count must be >= 1, got {count}")
+        shape = Shape(**asdict(problem), name=str(label), count=count)
     except ValueError as err:
         raise ValueError(f"sweep entry {label!r} ({dict(entry)}) is not a valid layer: {err}") from None
     return shape
