@@ -61,12 +61,11 @@ class ShapeData:
         self._reference = None
         self._checks: dict = {}
 
-    def reference(self) -> dict:
+    def reference(self) -> oracle.Reference:
         if self._reference is None:
-            nb, s, p = self.oracle_batch, self.shape.stride, self.shape.pad
-            ref = {"out": oracle.reference_forward(self.x[:nb], self.w, self.b, s, p)}
-            ref["dx"], ref["dw"], ref["db"] = oracle.reference_backward(self.x[:nb], self.w, self.dout[:nb], s, p)
-            self._reference = ref
+            nb = self.oracle_batch
+            self._reference = oracle.reference(self.x[:nb], self.w, self.b, self.dout[:nb],
+                                               self.shape.stride, self.shape.pad)
         return self._reference
 
     def check(self, strategy, key) -> dict[str, float]:
@@ -75,7 +74,7 @@ class ShapeData:
             nb, cp = self.oracle_batch, self.shape.conv_param
             out, cache = strategy.forward(self.x[:nb], self.w, self.b, cp)
             dx, dw, db = strategy.backward(self.dout[:nb], cache)
-            self._checks[key] = oracle.compare({"out": out, "dx": dx, "dw": dw, "db": db}, self.reference())
+            self._checks[key] = oracle.compare({"out": out, "dx": dx, "dw": dw, "db": db}, self.reference().values)
         return self._checks[key]
 
 
@@ -104,11 +103,12 @@ def run_cell(data: ShapeData, variant: Variant, threads: int, pass_: str) -> lis
             errors = data.check(strategy, (variant.spec, threads))
         quantities = PASS_QUANTITIES[pass_]
         errors = {q: errors[q] for q in quantities}
-        tols = oracle.tolerances(shape.columns(), settings.dtype, strategy.algorithm)
+        condition = data.reference().condition
+        tols = oracle.tolerances(shape.columns(), settings.dtype, strategy.algorithm, condition)
+        worst = max(quantities, key=lambda q: errors[q] / tols[q])
         base.update({f"err_{q}": e for q, e in errors.items()})
-        base["error_ratio"] = max(errors[q] / tols[q] for q in quantities)
-        base["oracle_batch"] = data.oracle_batch
-        failed = oracle.failures(errors, shape.columns(), settings.dtype, strategy.algorithm)
+        base.update(error_ratio=errors[worst] / tols[worst], tolerance=tols[worst], oracle_batch=data.oracle_batch)
+        failed = oracle.failures(errors, shape.columns(), settings.dtype, strategy.algorithm, condition)
         if failed:
             base.update(status="mismatch", reason="; ".join(failed))
             log.error("MISMATCH %s %s %s: %s", shape.name, variant.spec, pass_, base["reason"])

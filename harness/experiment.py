@@ -27,6 +27,7 @@ from .cell import CellSettings
 from .environment import describe_environment
 from .stability import compare_summaries, format_report
 from .records import CELL_KEY, RESULTS_FILE, SCHEMA_VERSION, append_cell, finished_cells, load_results
+from .report import write_report
 from .summary import console_table, summarize
 from .isolation import MachineLoad, run_here, run_in_child
 from .sweeps import Shape, expand_sweep
@@ -188,4 +189,5 @@ def finish(run_dir: Path, settings: RunSettings, wall_seconds: float) -> pd.Data
     for _, r in problems.iterrows():
         print(f"  {r['status'].upper()}: {r['shape']} {r['strategy']} {r['pass']}: {r['reason']}")
     print(f"\nwall {wall_seconds:.1f} s (timed calls {timed:.1f} s); results in {run_dir}")
+    print(f"figures and report: {write_report(run_dir)}")
     return summary

@@ -22,7 +22,7 @@ COLUMNS = [
     "schema_version", "run_id", *SHAPE_COLUMNS,
     "strategy", "strategy_name", "algorithm", "pass", "dtype", "threads", "allocator", "process",
     "status", "reason", "repeat", "seconds", "cold_seconds", "gflops", "flops", "noisy",
-    "err_out", "err_dx", "err_dw", "err_db", "error_ratio", "oracle_batch",
+    "err_out", "err_dx", "err_dw", "err_db", "error_ratio", "tolerance", "oracle_batch",
     "mem_tracemalloc_bytes", "mem_rss_bytes", "memory_note",
     "predicted_seconds", "cell_seconds", "load_1min", "steal_fraction", "timestamp",
 ]

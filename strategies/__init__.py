@@ -6,13 +6,16 @@ to ``STRATEGIES`` below.  The test suite picks it up from the registry.
 from __future__ import annotations
 
 from .base import ConvCache, ConvStrategy
+from .fft import FFT
 from .geometry import ConvProblem, output_size
 from .im2col import Im2col
 from .naive import Naive
+from .parallel import Parallel
+from .winograd import Winograd
 
 #: registry: name -> strategy class (explicit on purpose: no discovery magic)
 STRATEGIES: dict[str, type[ConvStrategy]] = {
-    cls.name: cls for cls in (Naive, Im2col)
+    cls.name: cls for cls in (Naive, Im2col, Parallel, FFT, Winograd)
 }
 
 

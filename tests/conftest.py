@@ -28,6 +28,9 @@ SHAPE_IDS = [s[4].replace(" ", "_") for s in SHAPES]
 #: every strategy as the registry builds it by default, plus variants with options that
 #: strategy files want exercised (a strategy with options adds its variants here)
 VARIANTS: list[tuple[str, dict]] = [(name, {}) for name in sorted(STRATEGIES)]
+# parallel over each base (threads in the shared suite: cheap; loky is tested in test_parallel.py)
+VARIANTS += [("parallel", {"base": base, "n_jobs": 2, "backend": "threading"})
+             for base in ("naive", "im2col", "fft", "winograd") if base in STRATEGIES]
 VARIANT_IDS = [name + "".join(f"-{k}={v}" for k, v in opts.items()) for name, opts in VARIANTS]
 
 

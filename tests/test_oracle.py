@@ -68,6 +68,21 @@ def test_tolerance_scales_with_precision_and_length():
         oracle.tolerance(np.float16, 10)
     with pytest.raises(ValueError, match="unknown algorithm family"):
         oracle.tolerance(np.float32, 10, "magic")
+    assert oracle.tolerance(np.float32, 100, condition=10) == pytest.approx(10 * oracle.tolerance(np.float32, 100))
+
+
+def test_condition_measures_cancellation():
+    rng = np.random.default_rng(0)
+    x, w, b = (rng.standard_normal(s) for s in ((4, 16, 12, 12), (8, 16, 3, 3), (8,)))
+    dout = rng.standard_normal((4, 8, 12, 12))
+    ref = oracle.reference(x, w, b, dout, 1, 1)
+    # random data: S_max ~ 0.64 n, max|ref| ~ 3.5 sqrt(n), n = 144 -> about 2 to 4
+    assert 1.0 <= ref.condition["out"] < 10
+    # one output whose terms cancel: 1*1 + 1*1 - 2*1 + b -> S = 4 + |b|, value = b
+    x1, w1 = np.ones((1, 3, 1, 1)), np.array([1.0, 1.0, -2.0]).reshape(1, 3, 1, 1)
+    ref = oracle.reference(x1, w1, np.array([0.01]), np.ones((1, 1, 1, 1)), 1, 0)
+    assert ref.condition["out"] == pytest.approx(4.01 / 0.01)
+    np.testing.assert_allclose(ref.values["out"], [[[[0.01]]]], rtol=1e-12)
 
 
 def test_max_relative_error_flags_nan_and_mismatch():

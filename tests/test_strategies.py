@@ -26,12 +26,11 @@ def run_and_check(strategy, x_shape, w_shape, stride, pad, dtype, seed=0):
         assert arr.shape == like.shape, f"{name} shape {arr.shape} != {like.shape}"
         assert arr.dtype == np.dtype(dtype), f"{name} dtype {arr.dtype} != {dtype}"
 
-    ref = {"out": oracle.reference_forward(x, w, b, stride, pad)}
-    ref["dx"], ref["dw"], ref["db"] = oracle.reference_backward(x, w, dout, stride, pad)
-    errors = oracle.compare({"out": out, "dx": dx, "dw": dw, "db": db}, ref)
+    ref = oracle.reference(x, w, b, dout, stride, pad)
+    errors = oracle.compare({"out": out, "dx": dx, "dw": dw, "db": db}, ref.values)
     shape = dict(zip(("N", "C", "H", "W"), x_shape), F=w_shape[0], HH=w_shape[2], WW=w_shape[3],
                  stride=stride, pad=pad)
-    assert not oracle.failures(errors, shape, dtype, strategy.algorithm), errors
+    assert not oracle.failures(errors, shape, dtype, strategy.algorithm, ref.condition), (errors, ref.condition)
     if np.dtype(dtype) == np.float64:
         assert max(errors.values()) <= FLOAT64_LIMIT, errors
     return errors
@@ -75,6 +74,15 @@ def test_gradients_match_finite_differences(strategy):
             lm = np.sum(strategy.forward(**{**args, name: minus}, conv_param=conv_param)[0] * dout)
             # linear loss: central differences exact up to rounding ~ 1e-16 * |loss| / h
             assert grads[name][idx] == pytest.approx((lp - lm) / (2 * h), rel=1e-6, abs=1e-7), name
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_single_cancelling_output_is_judged_by_its_condition(strategy, seed):
+    """Regression: one output whose three terms cancel ~20x once failed a correct strategy
+    in float32 when the tolerance assumed random data's max|ref|; the condition fixes it."""
+    x_shape, w_shape = (1, 3, 1, 2), (1, 3, 1, 1)
+    if strategy.skip_reason(x_shape, w_shape, {"stride": 2, "pad": 0}) is None:
+        run_and_check(strategy, x_shape, w_shape, 2, 0, np.float32, seed=seed)
 
 
 @st.composite
