@@ -134,19 +134,37 @@ def _timed_call(strategy, data: ShapeData, pass_: str):
 
 
 def _predict(strategy, data: ShapeData, pass_: str) -> float:
-    """Seconds the cell would take, from one warm call on a reduced problem scaled by FLOPs.
+    """Seconds the cell would take, from warm calls on reduced problems scaled by FLOPs.
 
-    The reduced problem keeps C, F, the kernel, stride and padding, and takes N = 1 and
-    the input rows for at most two output rows: cheap for every strategy, and the
-    per-output cost of Python-bound loops is what it captures.
+    Stage 1 times N = 1 and the input rows of at most two output rows (same C, F,
+    kernel, stride, padding): cheap for every strategy, and exact enough for the
+    Python-bound loops, whose cost is per output.  Fast strategies have fixed costs
+    (transforms of the kernel, FFT sizes) that such a sliver inflates when scaled, so
+    when stage 1 says "over budget", stage 2 times the whole of one image (N = 1) and
+    scales by N -- if that one call is itself predicted to fit in a quarter of the
+    budget.  The cell is skipped only if the better of the two still says so.
     """
-    shape = data.shape
+    shape, timing = data.shape, data.settings.timing
+    full = oracle.flops(shape.columns(), pass_)
     rows = min(shape.out_h, 2)
     H = min(shape.H, max(1, (rows - 1) * shape.stride + shape.HH - 2 * shape.pad))
-    reduced = replace(shape, N=1, H=H)
-    x = np.ascontiguousarray(data.x[:1, :, :H])
-    dout = np.ascontiguousarray(data.dout[:1, :, :reduced.out_h])
-    cp = shape.conv_param
+    sliver = replace(shape, N=1, H=H)
+    t1 = _warm_call(strategy, data, sliver, pass_)
+    predicted = predicted_cell_seconds(t1 * full / oracle.flops(sliver.columns(), pass_), timing)
+    if predicted <= timing.cell_budget_seconds or shape.N == 1 and H == shape.H:
+        return predicted
+    image = replace(shape, N=1)
+    cost = t1 * oracle.flops(image.columns(), pass_) / oracle.flops(sliver.columns(), pass_)
+    if 2 * cost > timing.cell_budget_seconds / 4:
+        return predicted
+    return min(predicted, predicted_cell_seconds(_warm_call(strategy, data, image, pass_) * shape.N, timing))
+
+
+def _warm_call(strategy, data: ShapeData, reduced: Shape, pass_: str) -> float:
+    """Seconds of one warm call of ``pass_`` on the leading part of the inputs that ``reduced`` describes."""
+    x = np.ascontiguousarray(data.x[:reduced.N, :, :reduced.H])
+    dout = np.ascontiguousarray(data.dout[:reduced.N, :, :reduced.out_h])
+    cp = reduced.conv_param
 
     def once() -> float:
         t0 = time.perf_counter()
@@ -157,9 +175,7 @@ def _predict(strategy, data: ShapeData, pass_: str) -> float:
         return time.perf_counter() - t0
 
     first = once()
-    warm = first if first > 1.0 else once()
-    scale = oracle.flops(shape.columns(), pass_) / oracle.flops(reduced.columns(), pass_)
-    return predicted_cell_seconds(warm * scale, data.settings.timing)
+    return first if first > 1.0 else once()
 
 
 def _memory_blind_spot(strategy) -> str:

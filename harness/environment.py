@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_info
 
+from strategies.parallel import available_cpus
+
 from .allocator import first_touch_probe, malloc_environment, transparent_hugepages
 from .timing import thread_budget
 
@@ -26,10 +28,6 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
-
-
-def available_cpus() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def git_commit() -> str | None:

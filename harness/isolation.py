@@ -48,7 +48,8 @@ def run_in_child(cells: list[Cell], settings: CellSettings) -> Iterator[tuple[Ce
     remaining = list(cells)
     while remaining:
         receiver, sender = ctx.Pipe(duplex=False)
-        child = ctx.Process(target=_child_main, args=(remaining, settings, sender), daemon=True)
+        # not daemonic: a daemonic process may not start processes, and loky workers must
+        child = ctx.Process(target=_child_main, args=(remaining, settings, sender), daemon=False)
         child.start()
         sender.close()
         done = 0

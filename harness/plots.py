@@ -21,7 +21,6 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.transforms import blended_transform_factory
 
-from . import oracle
 from .plots_style import (MISMATCH_COLOUR, NOT_MEASURED, facets, finish, key_handle, log_limits, new_figure, order,
                           quartiles, readable_log_ticks, series_handles, strategy_colour, strategy_marker, styled)
 from .summary import GROUP

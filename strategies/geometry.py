@@ -149,7 +149,8 @@ def _shape4(name: str, shape) -> tuple[int, int, int, int]:
     return shape  # type: ignore[return-value]
 
 
-def _is_int(v) -> bool:
+def is_int(v) -> bool:
+    """An integer (Python or numpy) that is not a bool."""
     return isinstance(v, Integral) and not isinstance(v, (bool, np.bool_))
 
 
@@ -166,8 +167,8 @@ def _conv_param(conv_param) -> tuple[int, int]:
         raise ValueError(f"conv_param has unsupported keys {extra}; only {CONV_PARAM_KEYS} are "
                          f"supported (dilation, groups and asymmetric stride/pad are out of scope)")
     stride, pad = conv_param["stride"], conv_param["pad"]
-    if not _is_int(stride) or stride < 1:
+    if not is_int(stride) or stride < 1:
         raise ValueError(f"conv_param['stride'] must be an int >= 1; got {stride!r}")
-    if not _is_int(pad) or pad < 0:
+    if not is_int(pad) or pad < 0:
         raise ValueError(f"conv_param['pad'] must be an int >= 0; got {pad!r}")
     return int(stride), int(pad)

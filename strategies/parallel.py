@@ -36,15 +36,8 @@ would redo im2col's unfolding in every chunk and needs a second reduction scheme
 """
 from __future__ import annotations
 
-import contextlib
-import glob
-import mmap
 import multiprocessing
 import os
-import pickle
-import tempfile
-import uuid
-import weakref
 from concurrent.futures import ThreadPoolExecutor, wait
 
 import joblib
@@ -53,7 +46,9 @@ from joblib.externals.loky import get_reusable_executor
 from threadpoolctl import ThreadpoolController
 
 from .base import ConvStrategy
-from .geometry import ConvProblem, _is_int
+from .geometry import ConvProblem, is_int
+from .parallel_workers import (SharedCache, attach, backward_chunk, forward_chunk, loky_backward,
+                               loky_forward, share, shared_files)
 
 OPTIONS = ("base", "n_jobs", "backend")
 BACKENDS = ("threading", "loky")
@@ -66,7 +61,6 @@ BACKENDS = ("threading", "loky")
 #: speed-up on these layers), so threads run on a plain pool whose futures wake the caller at
 #: once (2 empty tasks: 0.04 ms); loky goes through joblib.Parallel and pays the poll.
 DEFAULT_BACKEND = "threading"
-SHARED_DIR = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
 
 
 def available_cpus() -> int:
@@ -97,7 +91,7 @@ class Parallel(ConvStrategy):
         base, backend = "im2col" if base is None else base, DEFAULT_BACKEND if backend is None else backend
         if base not in bases:
             raise ValueError(f"parallel option base={base!r} must name another strategy; known strategies: {bases}")
-        if n_jobs is not None and (not _is_int(n_jobs) or n_jobs < 1):
+        if n_jobs is not None and (not is_int(n_jobs) or n_jobs < 1):
             raise ValueError(f"parallel option n_jobs={n_jobs!r} must be an int >= 1 "
                              f"(or None: the {available_cpus()} CPUs this process may use)")
         if backend not in BACKENDS:
@@ -139,11 +133,11 @@ class Parallel(ConvStrategy):
             return out, (chunks, [cache])
         if self.backend == "threading":
             out = np.empty(problem.out_shape, x.dtype)
-            caches = self._threads(_forward_chunk, [(self.base, x, w, b, cp, out, lo, hi) for lo, hi in chunks])
+            caches = self._threads(forward_chunk, [(self.base, x, w, b, cp, out, lo, hi) for lo, hi in chunks])
             return out, (chunks, caches)
         with shared_files() as tag:
             in_ref, out_ref = share([x, w, b], tag), share([], tag, [(problem.out_shape, x.dtype)])
-            refs = self._processes(joblib.delayed(_loky_forward)(self.base, in_ref, out_ref, cp, lo, hi, tag)
+            refs = self._processes(joblib.delayed(loky_forward)(self.base, in_ref, out_ref, cp, lo, hi, tag)
                                    for lo, hi in chunks)
             return attach(out_ref, writable=True)[0], (chunks, [SharedCache(*ref) for ref in refs])
 
@@ -153,12 +147,12 @@ class Parallel(ConvStrategy):
             return self.base.backward(dout, caches[0])
         if self.backend == "threading":
             dx = np.empty(problem.x_shape, dout.dtype)
-            grads = self._threads(_backward_chunk, [(self.base, dout, c, dx, lo, hi)
+            grads = self._threads(backward_chunk, [(self.base, dout, c, dx, lo, hi)
                                                     for (lo, hi), c in zip(chunks, caches)])
         else:
             with shared_files() as tag:
                 dout_ref, dx_ref = share([dout], tag), share([], tag, [(problem.x_shape, dout.dtype)])
-                grads = self._processes(joblib.delayed(_loky_backward)(self.base, dout_ref, dx_ref, c, lo, hi)
+                grads = self._processes(joblib.delayed(loky_backward)(self.base, dout_ref, dx_ref, c, lo, hi)
                                         for (lo, hi), c in zip(chunks, caches))
                 dx = attach(dx_ref, writable=True)[0]
         (dw, db), rest = grads[0], grads[1:]
@@ -180,86 +174,3 @@ class Parallel(ConvStrategy):
         # call, ~40 ms for a 29 MB cache); our arrays already travel through shared files
         with joblib.parallel_config(backend="loky", inner_max_num_threads=1):
             return joblib.Parallel(n_jobs=self.n_jobs, max_nbytes=None)(tasks)
-
-
-def _forward_chunk(base, x, w, b, conv_param, out, lo, hi):
-    out[lo:hi], cache = base.forward(x[lo:hi], w, b, conv_param)
-    return cache
-
-
-def _backward_chunk(base, dout, cache, dx, lo, hi):
-    dx[lo:hi], dw, db = base.backward(dout[lo:hi], cache)
-    return dw, db
-
-
-# --- loky: arrays in shared-memory files -----------------------------------------------
-def share(arrays, tag: str, layout=None) -> tuple[str, tuple]:
-    """Copy ``arrays`` into one new file, or (``layout`` [(shape, dtype), ...]) reserve zeroed
-    room for outputs -> (path, ((offset, shape, dtype), ...)), offsets 64-byte aligned."""
-    specs, end = [], 0
-    for shape, dtype in layout or [(a.shape, a.dtype) for a in arrays]:
-        specs.append((end, tuple(shape), np.dtype(dtype).str))
-        end += -(-int(np.prod(shape)) * np.dtype(dtype).itemsize // 64) * 64
-    fd, path = tempfile.mkstemp(prefix=f"convbench-parallel-{tag}-", dir=SHARED_DIR)
-    with os.fdopen(fd, "r+b") as f:
-        f.truncate(max(end, 1))
-        for a, (offset, _, _) in zip(arrays, specs):
-            f.seek(offset)
-            f.write(np.ascontiguousarray(a).data)
-    return path, tuple(specs)
-
-
-def attach(ref, writable: bool) -> list[np.ndarray]:
-    """Map a :func:`share` file: read-only arrays, or writable ones whose writes are shared."""
-    path, specs = ref
-    with open(path, "r+b" if writable else "rb") as f:
-        mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_WRITE if writable else mmap.ACCESS_READ)
-    return [np.ndarray(shape, dtype, buffer=mm, offset=offset) for offset, shape, dtype in specs]
-
-
-def unlink(path: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
-
-
-@contextlib.contextmanager
-def shared_files():
-    """A tag for one call's files; they are unlinked at its end (mappings stay valid), except
-    the cache files, which live as long as the caches, unless the call fails."""
-    tag = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
-    ok = False
-    try:
-        yield tag
-        ok = True
-    finally:
-        for path in glob.glob(os.path.join(SHARED_DIR, f"convbench-parallel-{tag}-*")):
-            if not (ok and "-cache-" in path):
-                unlink(path)
-
-
-class SharedCache:
-    """One chunk's cache, left in a shared file by its worker; the parent holds only its name."""
-
-    def __init__(self, meta: bytes, ref):
-        self.meta, self.ref = meta, ref
-        weakref.finalize(self, unlink, ref[0])  # parent side only (unpickling skips __init__)
-
-    @staticmethod
-    def dump(cache, tag: str):
-        """In the worker: pickle ``cache`` with its arrays out of band into one new file."""
-        buffers = []
-        meta = pickle.dumps(cache, protocol=5, buffer_callback=buffers.append)
-        return meta, share([np.frombuffer(b.raw(), np.uint8) for b in buffers], f"{tag}-cache")
-
-    def load(self):
-        """In the worker: the cache, its arrays read-only views of the file (no copy)."""
-        return pickle.loads(self.meta, buffers=attach(self.ref, writable=False))
-
-
-def _loky_forward(base, in_ref, out_ref, conv_param, lo, hi, tag):
-    x, w, b = attach(in_ref, writable=False)
-    return SharedCache.dump(_forward_chunk(base, x, w, b, conv_param, attach(out_ref, True)[0], lo, hi), tag)
-
-
-def _loky_backward(base, dout_ref, dx_ref, cache: SharedCache, lo, hi):
-    return _backward_chunk(base, attach(dout_ref, False)[0], cache.load(), attach(dx_ref, True)[0], lo, hi)

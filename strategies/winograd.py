@@ -20,7 +20,8 @@ Backward::
     db: a sum.
 
 Memory: the cache holds V (alpha^2/m^2 times the input: 4x for m = 2) and U.  The layouts
-and transforms are in :mod:`strategies.winograd_transforms`.
+and transforms are in :mod:`strategies.winograd_transforms`, the matrices in
+:mod:`strategies.winograd_matrices`.
 """
 from __future__ import annotations
 
@@ -30,9 +31,9 @@ import numpy as np
 
 from .base import ConvStrategy
 from .geometry import ConvProblem
-from .winograd_transforms import (MINIMAL_FILTERINGS, dout_tile_products, filter_transform,
-                                  input_transform, kernel_output_transform,
-                                  products_and_output_transform, tile_grid)
+from .winograd_matrices import MINIMAL_FILTERINGS
+from .winograd_transforms import (dout_tile_products, filter_transform, input_transform,
+                                  kernel_output_transform, products_and_output_transform, tile_grid)
 
 
 class Winograd(ConvStrategy):

@@ -14,7 +14,7 @@ import harness.experiment as experiment
 import strategies
 from harness.records import load_results
 from strategies.im2col import Im2col
-from test_harness import tiny_config
+from fakes import tiny_config
 
 ROOT = Path(__file__).resolve().parent.parent
 

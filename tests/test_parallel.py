@@ -18,7 +18,8 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from conftest import SHAPES, SHAPE_IDS, make_inputs
 from strategies import STRATEGIES, ConvCache, get_strategy
 from strategies.im2col import Im2col
-from strategies.parallel import SHARED_DIR, available_cpus, batch_chunks
+from strategies.parallel import available_cpus, batch_chunks
+from strategies.parallel_workers import SHARED_DIR
 from test_strategies import run_and_check
 
 BASES = sorted(n for n in STRATEGIES if n != "parallel")

@@ -11,10 +11,9 @@ import harness.experiment as experiment
 import strategies
 from harness import plots_network, report
 from harness.plots_style import strategy_colour, strategy_marker
-from strategies.im2col import Im2col
+import fakes
 
-FAST_TIMING = {"warmup": 0, "min_repeats": 3, "min_seconds": 0.0, "max_repeats": 3,
-               "cell_budget_seconds": 0.3, "noise_threshold": 0.1, "processes": 1}
+FAST_TIMING = {**fakes.FAST_TIMING, "cell_budget_seconds": 0.3}
 LAYERS = [
     {"name": "a", "C": 2, "H": 6, "F": 3, "K": 3, "pad": 1, "count": 2},
     {"name": "b", "C": 3, "H": 7, "F": 2, "K": 5, "stride": 2, "pad": 1},
@@ -31,28 +30,11 @@ def config(**overrides):
             "oracle_max_gflop": 0.5, "resume": None, **overrides}
 
 
-class Declines3x3(Im2col):
-    """Test-only: im2col that declines 3x3 kernels ('unsupported' on layers a and c)."""
-    name = "declines3x3"
-
-    def _skip_reason(self, problem):
-        return "test strategy declines 3x3 kernels" if problem.HH == 3 else None
-
-
-class Wrong(Im2col):
-    """Test-only: adds 1 to the output ('mismatch' on every forward cell)."""
-    name = "wrong"
-
-    def _forward(self, x, w, b, problem):
-        out, saved = super()._forward(x, w, b, problem)
-        return out + 1, saved
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """One run with every kind of cell: ok, unsupported, skipped, mismatch; layer a counts twice."""
     with pytest.MonkeyPatch.context() as mp:
-        for cls in (Declines3x3, Wrong):
+        for cls in (fakes.Declines3x3, fakes.Wrong):
             mp.setitem(strategies.STRATEGIES, cls.name, cls)
         return experiment.main(config(), tmp_path_factory.mktemp("report") / "run")
 

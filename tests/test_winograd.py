@@ -10,7 +10,7 @@ import pytest
 import strategies.winograd as winograd_module
 from conftest import SHAPE_IDS, SHAPES, make_inputs
 from strategies import get_strategy
-from strategies.winograd_transforms import F2_3, F4_3, MINIMAL_FILTERINGS
+from strategies.winograd_matrices import F2_3, F4_3, MINIMAL_FILTERINGS
 from test_strategies import run_and_check
 
 ALGORITHMS = [F2_3, F4_3, F2_3.dual(), F4_3.dual()]
