@@ -194,6 +194,6 @@ def _finish(base: dict, started: float, **updates) -> dict:
 def _timing_rows(base: dict, timing: Timing, settings: TimingSettings, started: float) -> list[dict]:
     median = timing.median
     noisy = bool(timing.iqr > settings.noise_threshold * median)
-    common = _finish(base, started, cold_seconds=timing.cold_seconds, noisy=noisy)
+    common = _finish(base, started, cold_seconds=timing.cold_seconds, noisy=noisy, block_calls=timing.block_calls)
     return [{**common, "repeat": i, "seconds": t, "gflops": base["flops"] / t / 1e9}
             for i, t in enumerate(timing.seconds)]

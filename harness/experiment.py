@@ -181,7 +181,7 @@ def finish(run_dir: Path, settings: RunSettings, wall_seconds: float) -> pd.Data
     results = load_results(run_dir)
     summary = summarize(results, settings.baseline)
     summary.to_csv(run_dir / "summary.csv", index=False)
-    timed = results["seconds"].sum() + results["cold_seconds"].groupby(
+    timed = (results["seconds"] * results["block_calls"]).sum() + results["cold_seconds"].groupby(
         [results[k] for k in CELL_KEY]).first().sum()
     print(f"\n{settings.sweep_name}, {settings.cell.dtype}, threads {settings.threads}:")
     print(console_table(summary))

@@ -21,7 +21,7 @@ CELL_KEY = ["shape", "strategy", "pass", "threads", "process"]
 COLUMNS = [
     "schema_version", "run_id", *SHAPE_COLUMNS,
     "strategy", "strategy_name", "algorithm", "pass", "dtype", "threads", "allocator", "process",
-    "status", "reason", "repeat", "seconds", "cold_seconds", "gflops", "flops", "noisy",
+    "status", "reason", "repeat", "seconds", "block_calls", "cold_seconds", "gflops", "flops", "noisy",
     "err_out", "err_dx", "err_dw", "err_db", "error_ratio", "tolerance", "oracle_batch",
     "mem_tracemalloc_bytes", "mem_rss_bytes", "memory_note",
     "predicted_seconds", "cell_seconds", "load_1min", "steal_fraction", "timestamp",
@@ -56,7 +56,7 @@ def load_results(run_dir) -> pd.DataFrame:
         return pd.DataFrame(columns=COLUMNS)
     text = {c: "object" for c in ("shape", "strategy", "strategy_name", "algorithm", "pass", "dtype",
                                   "allocator", "status", "reason", "memory_note", "run_id", "timestamp")}
-    frame = pd.read_csv(path, dtype=text)
+    frame = pd.read_csv(path, dtype=text, low_memory=False)
     versions = set(frame["schema_version"].dropna().astype(int))
     if versions - {SCHEMA_VERSION}:
         raise ValueError(f"{path} has schema_version {sorted(versions)}; this convbench reads "

@@ -12,8 +12,13 @@ Why these choices (after torch.utils.benchmark and pyperf):
 * **Repeats until both a minimum count and a minimum time are met**, so fast cells
   get many samples and slow ones at least a few; the garbage collector is off inside
   the timed region so a collection triggered by someone else's garbage is not
-  charged to the call.  Every call here takes >= 10 us, so ``perf_counter``'s
-  ~0.1 us overhead is negligible without batching calls into blocks.
+  charged to the call.
+* **Blocks for short calls**: a sample is the mean of ``k`` back-to-back calls, ``k``
+  chosen so a block lasts ``block_seconds`` (1 for calls longer than that).  A single
+  millisecond call is at the mercy of every timer tick and page fault; the mean of a
+  block is not, so the IQR measures the method's spread instead of the machine's jitter
+  (torch.utils.benchmark does the same).  ``seconds`` in the results is then the
+  per-call time of one block and ``block_calls`` says how many calls it averaged.
 * **Medians and IQR, not means**: timing noise on a shared VM is one-sided and
   heavy-tailed; the median ignores the outliers the mean chases.
 """
@@ -38,6 +43,7 @@ class TimingSettings:
     min_repeats: int = 5             # timed calls at least ...
     min_seconds: float = 0.2         # ... and at least this much timed time
     max_repeats: int = 200           # cap for very fast calls
+    block_seconds: float = 0.0       # time a sample as a block of calls lasting about this long
     cell_budget_seconds: float = 10.0  # skip a cell predicted to take longer than this
     noise_threshold: float = 0.10    # IQR / median above this marks a cell noisy
     processes: int = 1               # fresh child processes per cell group (measurement trust)
@@ -74,7 +80,8 @@ def gc_disabled():
 @dataclass(frozen=True)
 class Timing:
     cold_seconds: float
-    seconds: list[float]             # raw repeat times, in call order
+    seconds: list[float]             # per-call time of each sample (a block of block_calls calls), in order
+    block_calls: int = 1
 
     @property
     def median(self) -> float:
@@ -87,27 +94,31 @@ class Timing:
 
 
 def time_call(fn: Callable[[], object], settings: TimingSettings) -> Timing:
-    """Time ``fn()``: one cold call, ``warmup`` untimed calls, then repeats.
+    """Time ``fn()``: one cold call, ``warmup`` untimed calls, then samples (blocks of calls).
 
     Call inside :func:`thread_budget`.  Results of ``fn`` are dropped right away so
-    that each repeat starts from the same memory state.
+    that each call starts from the same memory state.
     """
     with gc_disabled():
         t0 = time.perf_counter()
         fn()
-        cold = time.perf_counter() - t0
+        cold = last = time.perf_counter() - t0
         for _ in range(settings.warmup):
+            t0 = time.perf_counter()
             fn()
+            last = time.perf_counter() - t0
+        block = max(1, min(1000, round(settings.block_seconds / max(last, 1e-9))))
         seconds: list[float] = []
         total = 0.0
         while len(seconds) < settings.max_repeats and (
                 len(seconds) < settings.min_repeats or total < settings.min_seconds):
             t0 = time.perf_counter()
-            fn()
+            for _ in range(block):
+                fn()
             dt = time.perf_counter() - t0
-            seconds.append(dt)
+            seconds.append(dt / block)
             total += dt
-    return Timing(cold, seconds)
+    return Timing(cold, seconds, block)
 
 
 def predicted_cell_seconds(one_call: float, settings: TimingSettings) -> float:
@@ -116,5 +127,6 @@ def predicted_cell_seconds(one_call: float, settings: TimingSettings) -> float:
     Counts the cold call, the warm-up, the repeats and two untimed calls (the oracle
     check and the memory measurement).
     """
-    repeats = max(settings.min_repeats, min(settings.max_repeats, settings.min_seconds / max(one_call, 1e-9)))
-    return one_call * (3 + settings.warmup + repeats)
+    block = max(1.0, settings.block_seconds / max(one_call, 1e-9))
+    samples = max(settings.min_repeats, min(settings.max_repeats, settings.min_seconds / (block * max(one_call, 1e-9))))
+    return one_call * (3 + settings.warmup + samples * block)

@@ -107,3 +107,15 @@ def test_stability_agreement_is_one_for_a_deterministic_pair(tmp_path, fakes):
     assert report["contests"] == 2
     assert report["winner_agreement"] == 1.0 and report["winner_set_overlap"] == 1.0
     assert (tmp_path / "r" / "first" / "results.csv").exists() and (tmp_path / "r" / "second" / "results.csv").exists()
+
+
+def test_short_calls_are_timed_in_blocks():
+    from harness.timing import TimingSettings, time_call
+    calls = []
+    settings = TimingSettings(warmup=1, min_repeats=4, min_seconds=0.0, max_repeats=4, block_seconds=0.02)
+    timing = time_call(lambda: (calls.append(1), time.sleep(0.002)), settings)
+    assert 3 <= timing.block_calls <= 10                # ~0.02 s / (>= 2 ms a call)
+    assert len(timing.seconds) == 4 and len(calls) == 1 + 1 + 4 * timing.block_calls
+    assert all(0.002 <= s < 0.02 for s in timing.seconds)  # per call, not per block
+    long = time_call(lambda: time.sleep(0.03), settings)
+    assert long.block_calls == 1
