@@ -134,30 +134,39 @@ def _timed_call(strategy, data: ShapeData, pass_: str):
 
 
 def _predict(strategy, data: ShapeData, pass_: str) -> float:
-    """Seconds the cell would take, from warm calls on reduced problems scaled by FLOPs.
+    """Seconds the cell would take, from warm calls on reduced problems.
 
-    Stage 1 times N = 1 and the input rows of at most two output rows (same C, F,
-    kernel, stride, padding): cheap for every strategy, and exact enough for the
-    Python-bound loops, whose cost is per output.  Fast strategies have fixed costs
-    (transforms of the kernel, FFT sizes) that such a sliver inflates when scaled, so
-    when stage 1 says "over budget", stage 2 times the whole of one image (N = 1) and
-    scales by N -- if that one call is itself predicted to fit in a quarter of the
-    budget.  The cell is skipped only if the better of the two still says so.
+    Stage 1 times a sliver -- N = 1 and the input rows of at most two output rows, same
+    C, F, kernel, stride and padding -- and scales by FLOPs: cheap for every strategy
+    and right for the Python-bound loops, whose cost is per output.  Fast strategies
+    have fixed costs (the kernel's transform, an FFT plan) that scaling a sliver
+    multiplies, so when stage 1 says "over budget", stage 2 times a second, larger
+    reduced problem (more rows, or more images when there are no more rows) and fits
+    ``time = fixed + per_flop * flops`` through the two.  The cell is skipped only if
+    the better prediction still says so.
     """
     shape, timing = data.shape, data.settings.timing
     full = oracle.flops(shape.columns(), pass_)
-    rows = min(shape.out_h, 2)
+    small = _reduced(shape, images=1, out_rows=2)
+    t_small, f_small = _warm_call(strategy, data, small, pass_), oracle.flops(small.columns(), pass_)
+    predicted = predicted_cell_seconds(t_small * full / f_small, timing)
+    larger = (_reduced(shape, images=1, out_rows=8) if shape.out_h > 2
+              else _reduced(shape, images=4, out_rows=2))
+    f_larger = oracle.flops(larger.columns(), pass_)
+    if (predicted <= timing.cell_budget_seconds or f_larger <= f_small
+            or 2 * t_small * f_larger / f_small > timing.cell_budget_seconds / 4):
+        return predicted
+    t_larger = _warm_call(strategy, data, larger, pass_)
+    per_flop = max(t_larger - t_small, 0.0) / (f_larger - f_small)
+    fixed = max(t_small - per_flop * f_small, 0.0)
+    return min(predicted, predicted_cell_seconds(max(t_larger, fixed + per_flop * full), timing))
+
+
+def _reduced(shape: Shape, images: int, out_rows: int) -> Shape:
+    """``shape`` cut to at most ``images`` images and the input rows of ``out_rows`` output rows."""
+    rows = min(shape.out_h, out_rows)
     H = min(shape.H, max(1, (rows - 1) * shape.stride + shape.HH - 2 * shape.pad))
-    sliver = replace(shape, N=1, H=H)
-    t1 = _warm_call(strategy, data, sliver, pass_)
-    predicted = predicted_cell_seconds(t1 * full / oracle.flops(sliver.columns(), pass_), timing)
-    if predicted <= timing.cell_budget_seconds or shape.N == 1 and H == shape.H:
-        return predicted
-    image = replace(shape, N=1)
-    cost = t1 * oracle.flops(image.columns(), pass_) / oracle.flops(sliver.columns(), pass_)
-    if 2 * cost > timing.cell_budget_seconds / 4:
-        return predicted
-    return min(predicted, predicted_cell_seconds(_warm_call(strategy, data, image, pass_) * shape.N, timing))
+    return replace(shape, N=min(shape.N, images), H=H)
 
 
 def _warm_call(strategy, data: ShapeData, reduced: Shape, pass_: str) -> float:
