@@ -88,7 +88,7 @@ def run_cell(data: ShapeData, variant: Variant, threads: int, pass_: str) -> lis
             "oracle_batch": math.nan, "status": "ok", "reason": ""}
     try:
         strategy = variant.build(threads)
-        base["algorithm"] = strategy.algorithm
+        base["algorithm"] = strategy.family
         reason = strategy.skip_reason(shape.x_shape, shape.w_shape, shape.conv_param)
         if reason is not None:
             return [_finish(base, started, status="unsupported", reason=reason)]
@@ -104,11 +104,11 @@ def run_cell(data: ShapeData, variant: Variant, threads: int, pass_: str) -> lis
         quantities = PASS_QUANTITIES[pass_]
         errors = {q: errors[q] for q in quantities}
         condition = data.reference().condition
-        tols = oracle.tolerances(shape.columns(), settings.dtype, strategy.algorithm, condition)
+        tols = oracle.tolerances(shape.columns(), settings.dtype, strategy.family, condition)
         worst = max(quantities, key=lambda q: errors[q] / tols[q])
         base.update({f"err_{q}": e for q, e in errors.items()})
         base.update(error_ratio=errors[worst] / tols[worst], tolerance=tols[worst], oracle_batch=data.oracle_batch)
-        failed = oracle.failures(errors, shape.columns(), settings.dtype, strategy.algorithm, condition)
+        failed = oracle.failures(errors, shape.columns(), settings.dtype, strategy.family, condition)
         if failed:
             base.update(status="mismatch", reason="; ".join(failed))
             log.error("MISMATCH %s %s %s: %s", shape.name, variant.spec, pass_, base["reason"])
@@ -116,7 +116,7 @@ def run_cell(data: ShapeData, variant: Variant, threads: int, pass_: str) -> lis
         with thread_budget(threads):
             timing = time_call(call, settings.timing)
             base["mem_tracemalloc_bytes"], base["mem_rss_bytes"] = peak_extra_memory(call, returned)
-        base["memory_note"] = _memory_blind_spot(strategy)
+        base["memory_note"] = strategy.memory_blind_spot
     except Exception as err:  # the sweep goes on; the row says what happened
         log.warning("error in %s %s %s: %s", shape.name, variant.spec, pass_, err)
         log.debug("%s", traceback.format_exc())
@@ -185,15 +185,6 @@ def _warm_call(strategy, data: ShapeData, reduced: Shape, pass_: str) -> float:
 
     first = once()
     return first if first > 1.0 else once()
-
-
-def _memory_blind_spot(strategy) -> str:
-    """Why tracemalloc under-counts this strategy's memory, or "" when it sees it all."""
-    if strategy.algorithm == "fft":
-        return "scipy.fft scratch is allocated in C++, unseen by tracemalloc: see mem_rss_bytes"
-    if getattr(strategy, "backend", None) == "loky":
-        return "work in loky worker processes is not measured"
-    return ""
 
 
 def _finish(base: dict, started: float, **updates) -> dict:

@@ -14,11 +14,10 @@ trailing rows and columns no window reaches)::
     dx = irfft2(conj(W* @ D*^T))[pad:pad+H, ...]  # dout correlated with the flipped w, crop the pad
     db = dout summed over N, H', W'
 
-Stride s > 1 (polyphase): x_padded and w are each split into s*s phases; phase r of x only
-meets phase r of w, so the layer becomes a stride-1 one on C*s*s phase-channels over
-grids s times smaller per axis.  Every output computed is wanted, and backward needs
-no dilated dout: each phase of dx is dout against one phase of w, and merging the
-phases interleaves them, which is what the dilation's zeros between rows did.
+Stride s > 1 (polyphase, :mod:`strategies.polyphase`): x_padded and w are each split into
+P = min(s, HH) * min(s, WW) phases; phase r of x only meets phase r of w, so the layer
+becomes a stride-1 one on C*P phase-channels over grids s times smaller per axis.  Every
+output computed is wanted, and backward needs no dilated dout.
 
 Where the FFT cannot compete: its contraction costs ~N*C*F*Hp*Wp complex products
 whatever the kernel, im2col's N*C*F*HH*WW*H'*W'; striding divides only the latter by
@@ -40,50 +39,81 @@ from __future__ import annotations
 import numpy as np
 
 from .base import ConvStrategy
-from .fft_plan import FFTPlan, inverse, merge_phases, spectrum, split_phases
+from .fft_plan import FFTPlan, inverse, spectrum
 from .geometry import ConvProblem, pad_input
+from .phases import step
+from .polyphase import merge, split
 
 
 class FFT(ConvStrategy):
-    """Real 2-D FFTs, channel sum as a batched matmul per frequency, polyphase for stride > 1."""
+    """Real 2-D FFTs, the channel sum as a batched matmul per frequency, polyphase for stride > 1.
+
+    See the module docstring for the algorithm, its costs and where it loses (1x1 and
+    strided 3x3 layers: its contraction runs over every frequency of the padded image,
+    whatever the kernel).
+    """
 
     name = "fft"
-    algorithm = "fft"
+    family = "fft"
+
+    @property
+    def memory_blind_spot(self) -> str:
+        return "scipy.fft scratch is allocated in C++, unseen by tracemalloc: see mem_rss_bytes"
 
     def _forward(self, x, w, b, problem: ConvProblem):
         plan = FFTPlan.for_problem(problem)
-        x_spec, w_spec = _forward_spectra(x, w, problem, plan)
-        out_spec = np.matmul(x_spec, w_spec)                            # contract: (K, N, F)
-        out = _invert_and_crop(out_spec, plan, problem.N, problem.F, problem.out_h, problem.out_w)
-        return out + b[:, None, None], (plan, x_spec, w_spec)
+        with step("pad"):
+            x_phases = split(pad_input(x, problem.pad), plan.grid, plan.rows, plan.cols)
+        with step("input_spectrum"):
+            x_spec = _frequency_major(spectrum(x_phases, plan))                     # X:  (K, N, C*P)
+        del x_phases
+        with step("kernel_spectrum"):
+            w_phases = split(w, plan.grid, plan.krows, plan.kcols).transpose(1, 0, 2, 3)
+            w_spec = _frequency_major(spectrum(w_phases, plan, conj=True, short=True))  # W*: (K, C*P, F)
+        with step("products"):
+            out_spec = np.matmul(x_spec, w_spec)                                    # (K, N, F)
+        with step("inverse"):
+            out = _invert_and_crop(out_spec, plan, problem.N, problem.F, problem.out_h, problem.out_w)
+        with step("bias"):
+            out = out + b[:, None, None]
+        return out, (plan, x_spec, w_spec)
 
-    def _backward(self, dout, problem: ConvProblem, saved):
+    def _backward(self, dout, problem: ConvProblem, saved, wrt):
         plan, x_spec, w_spec = saved
         N, C, H, W = problem.x_shape
         F, _, HH, WW = problem.w_shape
-        s, p, Cs = plan.stride, problem.pad, C * plan.stride ** 2
-        d_spec = spectrum(dout, plan, conj=True).reshape(plan.frequencies, N, F)     # D*: (K, N, F)
-        # the kernel-sized product is a temporary: freed before dx's is made
-        dw = _invert_and_crop(np.matmul(d_spec.transpose(0, 2, 1), x_spec),          # (K, F, Cs)
-                              plan, F, Cs, plan.krows, plan.kcols, short=True)
-        dx = _invert_and_crop(np.matmul(w_spec, d_spec.transpose(0, 2, 1)).transpose(0, 2, 1),  # conj(dX)
-                              plan, N, Cs, plan.rows, plan.cols, conj=True)
-        dx, dw = merge_phases(dx, s), merge_phases(dw, s)
-        db = dout.sum(axis=(0, 2, 3))
-        return dx[:, :, p:p + H, p:p + W], dw[:, :, :HH, :WW], db
+        p, Cp = problem.pad, C * plan.grid.count
+        dx = dw = db = None
+        if "b" in wrt:
+            with step("db"):
+                db = dout.sum(axis=(0, 2, 3))
+        if not wrt & {"x", "w"}:
+            return dx, dw, db
+        with step("dout_spectrum"):
+            d_spec = spectrum(dout, plan, conj=True).reshape(plan.frequencies, N, F)   # D*: (K, N, F)
+        if "w" in wrt:
+            # the kernel-sized product is a temporary: freed before dx's is made
+            with step("dw_products"):
+                dw_spec = np.matmul(d_spec.transpose(0, 2, 1), x_spec)               # (K, F, C*P)
+            with step("dw_inverse"):
+                dw = _invert_and_crop(dw_spec, plan, F, Cp, plan.krows, plan.kcols, short=True)
+                dw = merge(dw, plan.grid, HH, WW)
+            del dw_spec
+        if "x" in wrt:
+            with step("dx_products"):
+                dx_spec = np.matmul(w_spec, d_spec.transpose(0, 2, 1)).transpose(0, 2, 1)  # conj(dX): (K, N, C*P)
+            with step("dx_inverse"):
+                dxp = _invert_and_crop(dx_spec, plan, N, Cp, plan.rows, plan.cols, conj=True)
+                dx = merge(dxp, plan.grid, H + 2 * p, W + 2 * p)[:, :, p:p + H, p:p + W]
+        return dx, dw, db
 
 
-def _forward_spectra(x, w, problem: ConvProblem, plan: FFTPlan):
-    """X (K, N, C*s*s) of the padded input's phases and W* (K, C*s*s, F), the conjugate of the kernel's."""
-    s = plan.stride
-    x_phases = split_phases(pad_input(x, problem.pad), s, plan.rows, plan.cols)
-    w_phases = split_phases(w, s, plan.krows, plan.kcols)
-    x_spec = spectrum(x_phases, plan)                                              # (Lh, Lr, N, C*s*s)
-    w_spec = spectrum(w_phases.transpose(1, 0, 2, 3), plan, conj=True, short=True)  # (Lh, Lr, C*s*s, F)
-    K = plan.frequencies
-    return x_spec.reshape(K, *x_spec.shape[2:]), w_spec.reshape(K, *w_spec.shape[2:])
+def _frequency_major(spec: np.ndarray) -> np.ndarray:
+    """(Lh, Lr, B1, B2) -> (K, B1, B2), K = Lh*Lr frequencies (a view)."""
+    return spec.reshape(spec.shape[0] * spec.shape[1], *spec.shape[2:])
 
 
-def _invert_and_crop(spec, plan: FFTPlan, B1: int, B2: int, rows: int, cols: int, **how):
+def _invert_and_crop(spec, plan: FFTPlan, B1: int, B2: int, rows: int, cols: int, conj: bool = False,
+                     short: bool = False):
     """(K, B1, B2) spectrum -> the top-left rows x cols of its inverse transform, (B1, B2, rows, cols)."""
-    return inverse(spec.reshape(plan.Lh, -1, B1, B2), plan, rows, cols, **how)
+    return inverse(spec.reshape(plan.Lh, -1, B1, B2), plan, rows, cols, conj=conj, short=short)

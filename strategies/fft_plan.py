@@ -1,17 +1,10 @@
-"""Sizes and transforms of the FFT strategy: the polyphase split and frequency-major 2-D real FFTs.
+"""Sizes and transforms of the FFT strategy: frequency-major 2-D real FFTs of polyphase-split arrays.
 
-A stride-``s`` layer is rewritten as a stride-1 one on ``s*s`` times more channels
-(polyphase, or space-to-depth): with rows ``y = s*a + r`` and taps ``i = s*q + r``::
+A stride-``s`` layer is first rewritten as a stride-1 one on more channels by the
+polyphase split (:mod:`strategies.polyphase`: input phases (N, C*P, Hq, Wq), kernel
+phases (F, C*P, HHq, WWq)); then::
 
-    out[h] = sum_i xp[s*h + i] w[i] = sum_r sum_q xp_r[h + q] w_r[q],
-    xp_r[a] = xp[s*a + r],  w_r[q] = w[s*q + r]
-
-so phase ``r`` of the input meets phase ``r`` of the kernel, and the phases are summed
-like channels.  Sizes (``s = 1`` leaves everything as it is)::
-
-    input phases   (N, C*s*s, Hq, Wq)     Hq  = ceil(Hp / s),  Hp = H + 2*pad
-    kernel phases  (F, C*s*s, HHq, WWq)   HHq = ceil(HH / s)
-    transform      Lh x Lw                Lh  = next_fast_len(Hq), Lw = next_fast_len(Wq, real)
+    transform      Lh x Lw        Lh = next_fast_len(Hq), Lw = next_fast_len(Wq, real)
 
 ``Lh >= Hq`` makes every circular product used here equal to the linear one: the
 forward correlation reads rows ``h + q <= Hq - 1``; dw's correlation the same; dx's
@@ -32,56 +25,44 @@ import numpy as np
 import scipy.fft
 
 from .geometry import ConvProblem
+from .polyphase import Polyphase
 
 
 @dataclass(frozen=True)
 class FFTPlan:
     """Phase sizes and transform lengths of one problem (see the module docstring)."""
 
-    stride: int
-    rows: int     # Hq:  rows of one input phase
-    cols: int     # Wq
-    krows: int    # HHq: rows of one kernel phase
-    kcols: int    # WWq
-    Lh: int       # transform length along rows (complex pass)
-    Lw: int       # transform length along columns (real pass)
+    grid: Polyphase   # the polyphase split (one phase at stride 1)
+    Lh: int           # transform length along rows (complex pass)
+    Lw: int           # transform length along columns (real pass)
 
     @classmethod
     def for_problem(cls, problem: ConvProblem) -> FFTPlan:
-        s = problem.stride
-        rows, cols = -(-(problem.H + 2 * problem.pad) // s), -(-(problem.W + 2 * problem.pad) // s)
-        return cls(s, rows, cols, -(-problem.HH // s), -(-problem.WW // s),
-                   scipy.fft.next_fast_len(rows), scipy.fft.next_fast_len(cols, real=True))
+        grid = Polyphase.for_problem(problem)
+        return cls(grid, scipy.fft.next_fast_len(grid.rows), scipy.fft.next_fast_len(grid.cols, real=True))
+
+    @property
+    def rows(self) -> int:
+        """Hq: rows of one input phase."""
+        return self.grid.rows
+
+    @property
+    def cols(self) -> int:
+        return self.grid.cols
+
+    @property
+    def krows(self) -> int:
+        """HHq: rows of one kernel phase."""
+        return self.grid.krows
+
+    @property
+    def kcols(self) -> int:
+        return self.grid.kcols
 
     @property
     def frequencies(self) -> int:
         """Number of frequencies the contraction runs over: Lh * (Lw // 2 + 1)."""
         return self.Lh * (self.Lw // 2 + 1)
-
-
-def split_phases(a: np.ndarray, s: int, rows: int, cols: int) -> np.ndarray:
-    """(B, C, h, w) -> (B, C*s*s, rows, cols): phase (r, t) is ``a[:, :, r::s, t::s]``, zero-extended.
-
-    Channel ``c*s*s + r*s + t`` holds phase (r, t) of channel c.  Returns ``a`` when s == 1.
-    """
-    if s == 1:
-        return a
-    B, C = a.shape[:2]
-    out = np.zeros((B, C, s, s, rows, cols), dtype=a.dtype)
-    for r in range(s):
-        for t in range(s):
-            phase = a[:, :, r::s, t::s]
-            out[:, :, r, t, :phase.shape[2], :phase.shape[3]] = phase
-    return out.reshape(B, C * s * s, rows, cols)
-
-
-def merge_phases(a: np.ndarray, s: int) -> np.ndarray:
-    """Inverse of :func:`split_phases`: (B, C*s*s, rows, cols) -> (B, C, s*rows, s*cols)."""
-    if s == 1:
-        return a
-    B, Cs, rows, cols = a.shape
-    a = a.reshape(B, Cs // (s * s), s, s, rows, cols).transpose(0, 1, 4, 2, 5, 3)
-    return a.reshape(B, Cs // (s * s), rows * s, cols * s)
 
 
 def spectrum(a: np.ndarray, plan: FFTPlan, conj: bool = False, short: bool = False) -> np.ndarray:

@@ -135,6 +135,9 @@ def pad_input(x: np.ndarray, pad: int, pad_w: int | None = None) -> np.ndarray:
 def _check_array(name: str, a) -> None:
     if not isinstance(a, np.ndarray):
         raise ValueError(f"{name} must be a numpy.ndarray, got {type(a).__name__}")
+    if isinstance(a, np.ma.MaskedArray):
+        raise ValueError(f"{name} is a numpy.ma.MaskedArray; masks are not supported (its mask would be "
+                         f"dropped silently): pass {name}.filled(0) or the plain array")
     if a.dtype not in SUPPORTED_DTYPES:
         raise ValueError(f"{name} has dtype {a.dtype}; expected float32 or float64")
 

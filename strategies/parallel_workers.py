@@ -27,8 +27,10 @@ def forward_chunk(base, x, w, b, conv_param, out, lo, hi):
     return cache
 
 
-def backward_chunk(base, dout, cache, dx, lo, hi):
-    dx[lo:hi], dw, db = base.backward(dout[lo:hi], cache)
+def backward_chunk(base, dout, cache, dx, lo, hi, wrt):
+    dx_chunk, dw, db = base.backward(dout[lo:hi], cache, wrt=wrt)
+    if dx is not None:
+        dx[lo:hi] = dx_chunk
     return dw, db
 
 
@@ -101,5 +103,6 @@ def loky_forward(base, in_ref, out_ref, conv_param, lo, hi, tag):
     return SharedCache.dump(forward_chunk(base, x, w, b, conv_param, attach(out_ref, True)[0], lo, hi), tag)
 
 
-def loky_backward(base, dout_ref, dx_ref, cache: SharedCache, lo, hi):
-    return backward_chunk(base, attach(dout_ref, False)[0], cache.load(), attach(dx_ref, True)[0], lo, hi)
+def loky_backward(base, dout_ref, dx_ref, cache: SharedCache, lo, hi, wrt):
+    dx = attach(dx_ref, True)[0] if dx_ref is not None else None
+    return backward_chunk(base, attach(dout_ref, False)[0], cache.load(), dx, lo, hi, wrt)

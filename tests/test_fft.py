@@ -13,7 +13,8 @@ from test_strategies import run_and_check
 
 from harness import oracle
 from strategies import get_strategy
-from strategies.fft_plan import FFTPlan, inverse, merge_phases, spectrum, split_phases
+from strategies.fft_plan import FFTPlan, inverse, spectrum
+from strategies.polyphase import Polyphase
 from strategies.geometry import ConvProblem
 
 DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
@@ -89,22 +90,10 @@ def test_plan_shrinks_with_the_stride():
         assert plan.Lw == scipy.fft.next_fast_len(plan.cols, real=True) >= plan.cols
 
 
-@pytest.mark.parametrize("s,h,w", [(1, 5, 7), (2, 5, 7), (3, 7, 9)])
-def test_split_and_merge_phases_round_trip(s, h, w):
-    a = np.random.default_rng(0).standard_normal((2, 3, h, w))
-    rows, cols = -(-h // s), -(-w // s)
-    phases = split_phases(a, s, rows, cols)
-    assert phases.shape == (2, 3 * s * s, rows, cols)
-    if s > 1:
-        phase = a[:, 1, 1::s, 1::s]                                   # phase (1, 1) of channel 1
-        assert np.array_equal(phases[:, s * s + s + 1, :phase.shape[1], :phase.shape[2]], phase)
-    np.testing.assert_array_equal(merge_phases(phases, s)[:, :, :h, :w], a)
-
-
 @pytest.mark.parametrize("conj", [False, True])
 @pytest.mark.parametrize("short", [False, True])
 def test_spectrum_and_inverse_match_scipy_rfft2(conj, short):
-    plan = FFTPlan(stride=1, rows=9, cols=10, krows=3, kcols=3, Lh=11, Lw=12)
+    plan = FFTPlan(Polyphase(stride=1, phases_h=1, phases_w=1, rows=9, cols=10, krows=3, kcols=3), Lh=11, Lw=12)
     a = np.random.default_rng(1).standard_normal((2, 3, 4, 5))
     expected = scipy.fft.rfft2(a, s=(plan.Lh, plan.Lw))                       # (2, 3, Lh, Lr)
     expected = np.conj(expected) if conj else expected

@@ -59,8 +59,10 @@ def test_unknown_base_lists_every_strategy_it_can_wrap():
     assert str(BASES) in str(err.value)
 
 
-def test_label_lists_the_options_set_and_defaults_are_documented():
-    assert get_strategy("parallel").label == "parallel"
+def test_label_is_canonical_and_says_what_runs():
+    assert get_strategy("parallel").label == "parallel[base=im2col]"   # the base always: it is what runs
+    assert get_strategy("parallel", backend="threading").label == "parallel[base=im2col]"  # the default
+    assert get_strategy("parallel", n_jobs=2, base="fft").label == get_strategy("parallel", base="fft", n_jobs=2).label
     assert get_strategy("parallel", base="naive", n_jobs=2).label == "parallel[base=naive,n_jobs=2]"
     s = get_strategy("parallel", base="im2col", n_jobs=3, backend="loky")
     assert s.label == "parallel[base=im2col,n_jobs=3,backend=loky]"
@@ -69,8 +71,8 @@ def test_label_lists_the_options_set_and_defaults_are_documented():
 
 
 @pytest.mark.parametrize("base", BASES)
-def test_algorithm_family_is_the_bases(base):
-    assert get_strategy("parallel", base=base).algorithm == get_strategy(base).algorithm
+def test_numerical_family_is_the_bases(base):
+    assert get_strategy("parallel", base=base).family == get_strategy(base).family
 
 
 @pytest.mark.parametrize("base", BASES)
@@ -129,8 +131,8 @@ class SpyIm2col(Im2col):
         where = (os.getpid(), threading.get_ident())
         return out, (saved, (blas, scipy.fft.get_workers(), where))
 
-    def _backward(self, dout, problem, saved):
-        return super()._backward(dout, problem, saved[0])
+    def _backward(self, dout, problem, saved, wrt):
+        return super()._backward(dout, problem, saved[0], wrt)
 
 
 @pytest.mark.parametrize("backend", ["threading", "loky"])

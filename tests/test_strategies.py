@@ -30,7 +30,7 @@ def run_and_check(strategy, x_shape, w_shape, stride, pad, dtype, seed=0):
     errors = oracle.compare({"out": out, "dx": dx, "dw": dw, "db": db}, ref.values)
     shape = dict(zip(("N", "C", "H", "W"), x_shape), F=w_shape[0], HH=w_shape[2], WW=w_shape[3],
                  stride=stride, pad=pad)
-    assert not oracle.failures(errors, shape, dtype, strategy.algorithm, ref.condition), (errors, ref.condition)
+    assert not oracle.failures(errors, shape, dtype, strategy.family, ref.condition), (errors, ref.condition)
     if np.dtype(dtype) == np.float64:
         assert max(errors.values()) <= FLOAT64_LIMIT, errors
     return errors

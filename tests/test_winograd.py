@@ -111,10 +111,10 @@ def test_declines_other_kernels_and_strides(w_shape, stride, word):
 
 
 def test_option_m_label_and_error_family():
-    assert (get_strategy("winograd").label, get_strategy("winograd").algorithm) == ("winograd", "winograd")
+    assert (get_strategy("winograd").label, get_strategy("winograd").family) == ("winograd", "winograd")
     f4 = get_strategy("winograd", m=4)
-    assert (f4.label, f4.algorithm) == ("winograd[m=4]", "winograd_f4")
-    assert get_strategy("winograd").algorithm == "winograd"      # per instance, not per class
+    assert (f4.label, f4.family) == ("winograd[m=4]", "winograd_f4")
+    assert get_strategy("winograd").family == "winograd"      # per instance, not per class
     assert set(MINIMAL_FILTERINGS) == {2, 4}
     for bad in (3, 6, 2.0, True, "2"):
         with pytest.raises(ValueError, match=r"m must be one of \{2, 4\}.*got m="):
