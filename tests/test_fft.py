@@ -13,7 +13,8 @@ from test_strategies import run_and_check
 
 from harness import oracle
 from strategies import get_strategy
-from strategies.fft_plan import FFTPlan, inverse, spectrum
+from strategies.fft_plan import FFTPlan
+from strategies.fft_spectra import from_frequency_major, inverse, kernel_inverse, kernel_spectrum, spectrum
 from strategies.polyphase import Polyphase
 from strategies.geometry import ConvProblem
 
@@ -85,19 +86,33 @@ def test_plan_shrinks_with_the_stride():
     for stride in (1, 2, 3):
         problem = ConvProblem.from_shapes((1, 1, 62, 62), (1, 1, 7, 7), {"stride": stride, "pad": 3})
         plan = FFTPlan.for_problem(problem)
-        assert plan.rows == -(-68 // stride) and plan.krows == -(-7 // stride)
-        assert plan.Lh == scipy.fft.next_fast_len(plan.rows) >= plan.rows
-        assert plan.Lw == scipy.fft.next_fast_len(plan.cols, real=True) >= plan.cols
+        assert plan.grid.rows == -(-68 // stride) and plan.krows == -(-7 // stride)
+        assert plan.Lh == scipy.fft.next_fast_len(plan.Lh) >= plan.window[0]
+        assert plan.Lw == scipy.fft.next_fast_len(plan.Lw, real=True) >= plan.window[1]
+        assert plan.Lh <= scipy.fft.next_fast_len(plan.grid.rows)
 
 
 @pytest.mark.parametrize("conj", [False, True])
-@pytest.mark.parametrize("short", [False, True])
-def test_spectrum_and_inverse_match_scipy_rfft2(conj, short):
-    plan = FFTPlan(Polyphase(stride=1, phases_h=1, phases_w=1, rows=9, cols=10, krows=3, kcols=3), Lh=11, Lw=12)
-    a = np.random.default_rng(1).standard_normal((2, 3, 4, 5))
-    expected = scipy.fft.rfft2(a, s=(plan.Lh, plan.Lw))                       # (2, 3, Lh, Lr)
-    expected = np.conj(expected) if conj else expected
-    spec = spectrum(a, plan, conj=conj, short=short)
-    np.testing.assert_allclose(spec, expected.transpose(2, 3, 0, 1), atol=1e-12)
-    back = inverse(spec.copy(), plan, 4, 5, conj=conj, short=short)           # undoes the conj too
-    np.testing.assert_allclose(back, a, atol=1e-12)
+def test_spectrum_and_inverse_match_numpy_rfft2(conj):
+    """The batched two-pass transform is numpy.fft.rfft2 per tile, in frequency-major order."""
+    plan = FFTPlan(Polyphase(stride=1, phases_h=1, phases_w=1, rows=9, cols=10, krows=3, kcols=3),
+                   Lh=11, Lw=12, Th=4, Tw=5, th=2, tw=2)
+    a = np.random.default_rng(1).standard_normal((2, 3, 2, 2, 4, 5))          # (N, B, th, tw, h, w)
+    expected = np.fft.rfft2(a, s=(plan.Lh, plan.Lw))                          # (N, B, th, tw, Lh, Lr)
+    expected = (np.conj(expected) if conj else expected).transpose(4, 5, 2, 3, 0, 1)
+    spec = spectrum(a, plan, conj=conj)
+    np.testing.assert_allclose(spec, expected, atol=1e-12)
+    back = inverse(from_frequency_major(spec), plan, 4, conj=conj)           # undoes the conj too
+    np.testing.assert_allclose(back[..., :5], a, atol=1e-12)
+    np.testing.assert_allclose(back[..., 5:], 0, atol=1e-12)                 # the zero extension
+
+
+def test_kernel_transforms_match_numpy_rfft2():
+    """The kernel's DFT-GEMM row pass is conj(numpy.fft.rfft2) of the zero-extended kernel, and back."""
+    plan = FFTPlan(Polyphase(stride=1, phases_h=1, phases_w=1, rows=9, cols=10, krows=3, kcols=2),
+                   Lh=11, Lw=12, Th=7, Tw=9, th=1, tw=1)
+    wt = np.random.default_rng(2).standard_normal((3, 2, 4, 5))              # (HHq, WWq, Cp, F)
+    spec = kernel_spectrum(wt, plan)
+    expected = np.conj(np.fft.rfft2(wt, s=(plan.Lh, plan.Lw), axes=(0, 1)))
+    np.testing.assert_allclose(spec, expected, atol=1e-12)
+    np.testing.assert_allclose(kernel_inverse(np.conj(spec), plan), wt, atol=1e-12)
