@@ -1,29 +1,33 @@
-"""convbench entry point: ``python run.py [sweep=...] [strategies=[...]] [key=value ...]``.
+"""convbench entry point: ``python run.py [sweep=...] [strategies=[...]] [key=value ...]`` (``-v``: tracebacks).
 
-The only Hydra code in the project: compose the config, hand plain values to the harness.
+The only Hydra code: the schema (harness/config.py) registered, the config composed and
+checked by OmegaConf, a typed RunConfig handed to the harness.
 """
-import sys
-
 import hydra
+from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+from hydra.errors import HydraException
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
-import harness.experiment
+from harness import config, errors, experiment
+from harness.measure.cpus import CoresTaken
+from harness.runfolder import RunFolderBusy
 
+EXPECTED = (ValueError, HydraException, OmegaConfBaseException, CoresTaken, RunFolderBusy)
+ConfigStore.instance().store(name="convbench", node=config.RunConfig)
 # resume=<run> continues in that run's folder; a fresh run gets a new timestamped one
 OmegaConf.register_new_resolver("convbench_run_dir", lambda resume, fresh: resume or fresh)
 OmegaConf.register_new_resolver("convbench_hydra_subdir", lambda resume, stamp: f".hydra-resume-{stamp}" if resume else ".hydra")
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
-def main(cfg: DictConfig) -> None:
+@errors.kept(EXPECTED)
+def main(cfg) -> None:
     hydra_cfg = HydraConfig.get()
-    try:
-        harness.experiment.main(OmegaConf.to_container(cfg, resolve=True),
-                                run_dir=hydra_cfg.runtime.output_dir, overrides=list(hydra_cfg.overrides.task))
-    except KeyboardInterrupt:
-        sys.exit(130)  # the harness has logged how to resume
+    experiment.main(OmegaConf.to_object(cfg), run_dir=hydra_cfg.runtime.output_dir,
+                    overrides=list(hydra_cfg.overrides.task), job=experiment.job_id(hydra_cfg.job.get("num")))
 
 
 if __name__ == "__main__":
-    main()
+    errors.exit_on_error(main, EXPECTED)

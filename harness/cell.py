@@ -1,199 +1,140 @@
-"""The cell runner: one (shape, strategy, thread budget, pass) measured into rows.
+"""One cell: an entrant (a strategy variant) in one contest, what was decided about it, and its rows.
 
-A plain function of plain values (:func:`run_cell`), so it can run in a child
-process; it writes nothing.  The steps, in order, each of which can end the cell:
-
-1. ``skip_reason`` -> status ``unsupported``.
-2. Predicted time over the cell budget -> ``skipped`` (prediction: one warm call on a
-   reduced problem, N=1 and a few output rows, scaled by the FLOP ratio; a FLOP
-   model alone is wrong by 18-57x for Python-bound loops).
-3. Oracle check on the cell's own inputs (a leading slice of the batch above a size
-   threshold, recorded as ``oracle_batch``) -> ``mismatch`` when over tolerance.
-4. Timing (cold call apart, warm-up, repeats), 5. peak extra memory.
-Any exception -> ``error`` with its text; ``KeyboardInterrupt`` propagates.
+A cell's status is one of ``ok``, ``unsupported`` (the strategy declines the shape, or is
+not raced because it runs another entrant's code), ``skipped`` (one call would exceed the
+cell budget, or the memory there is), ``hopeless`` (predicted far slower than the contest's
+fastest entrant: drawn at its predicted time), ``mismatch`` (over the oracle's tolerance:
+timed, never a winner) or ``error`` (an exception, a contract violation, a timeout).  Rows
+are built here, in one place, against :mod:`harness.schema`: one per sample of a timed
+cell, one for a cell that was not timed.
 """
 from __future__ import annotations
 
-import logging
 import math
 import time
-import traceback
-import zlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import numpy as np
 
-from . import oracle
-from .memory import nbytes_of, peak_extra_memory
-from .sweeps import Shape
-from .timing import Timing, TimingSettings, predicted_cell_seconds, thread_budget, time_call
-from .variants import Variant
+from strategies.passes import PASS_QUANTITIES
 
-log = logging.getLogger(__name__)
-PASS_QUANTITIES = {"forward": ("out",), "backward": ("dx", "dw", "db")}
+from . import oracle, schema
+from .checks import Verdict
+from .measure.timing import Timing
+from .predict import Prediction
+from .sweeps import Shape
+from .variants import Variant
 
 
 @dataclass(frozen=True)
-class CellSettings:
-    """What every cell of a run shares."""
+class Contest:
+    """One contest: the entrants of one shape, pass and thread budget, measured together."""
 
-    dtype: str = "float32"
-    seed: int = 0
-    timing: TimingSettings = field(default_factory=TimingSettings)
-    oracle_max_gflop: float = 0.5   # float64 reference work per shape before slicing the batch
-    allocator: str = "default"
+    shape: Shape
+    pass_: str
+    threads: int
+    process: int = 0
 
+    @property
+    def key(self) -> tuple:
+        return (self.shape.name, self.pass_, self.threads, self.process)
 
-class ShapeData:
-    """Inputs of one shape (made once from the seed) and the float64 references, cached."""
-
-    def __init__(self, shape: Shape, settings: CellSettings):
-        self.shape, self.settings = shape, settings
-        rng = np.random.default_rng([settings.seed, zlib.crc32(shape.name.encode())])
-        dtype = np.dtype(settings.dtype)
-        Ho, Wo = oracle.out_size(shape.columns())
-        self.x = rng.standard_normal(shape.x_shape).astype(dtype)
-        self.w = rng.standard_normal(shape.w_shape).astype(dtype)
-        self.b = rng.standard_normal(shape.F).astype(dtype)
-        self.dout = rng.standard_normal((shape.N, shape.F, Ho, Wo)).astype(dtype)
-        per_image = 3 * oracle.flops(shape.columns(), "forward") / shape.N  # forward + backward
-        self.oracle_batch = max(1, min(shape.N, int(settings.oracle_max_gflop * 1e9 // per_image)))
-        self._reference = None
-        self._checks: dict = {}
-
-    def reference(self) -> oracle.Reference:
-        if self._reference is None:
-            nb = self.oracle_batch
-            self._reference = oracle.reference(self.x[:nb], self.w, self.b, self.dout[:nb],
-                                               self.shape.stride, self.shape.pad)
-        return self._reference
-
-    def check(self, strategy, key) -> dict[str, float]:
-        """Max relative error of out, dx, dw, db of ``strategy`` on the oracle slice (cached by key)."""
-        if key not in self._checks:
-            nb, cp = self.oracle_batch, self.shape.conv_param
-            out, cache = strategy.forward(self.x[:nb], self.w, self.b, cp)
-            dx, dw, db = strategy.backward(self.dout[:nb], cache)
-            self._checks[key] = oracle.compare({"out": out, "dx": dx, "dw": dw, "db": db}, self.reference().values)
-        return self._checks[key]
+    def __str__(self) -> str:
+        return f"{self.shape.name} | {self.pass_} | {self.threads}t"
 
 
-def run_cell(data: ShapeData, variant: Variant, threads: int, pass_: str) -> list[dict]:
-    """Measure one cell; returns its rows (one per timed repeat, or one for a cell not timed)."""
-    shape, settings = data.shape, data.settings
-    started = time.perf_counter()
-    base = {**shape.columns(), "strategy": variant.spec, "strategy_name": variant.name,
-            "pass": pass_, "dtype": settings.dtype, "threads": threads,
-            "flops": oracle.flops(shape.columns(), pass_), "allocator": settings.allocator,
-            "oracle_batch": math.nan, "status": "ok", "reason": ""}
-    try:
-        strategy = variant.build(threads)
-        base["algorithm"] = strategy.family
-        reason = strategy.skip_reason(shape.x_shape, shape.w_shape, shape.conv_param)
-        if reason is not None:
-            return [_finish(base, started, status="unsupported", reason=reason)]
-        with thread_budget(threads):
-            predicted = _predict(strategy, data, pass_)
-        base["predicted_seconds"] = predicted
-        if predicted > settings.timing.cell_budget_seconds:
-            return [_finish(base, started, status="skipped", reason=(
-                f"predicted {predicted:.3g} s for the cell > budget "
-                f"{settings.timing.cell_budget_seconds:g} s (timing.cell_budget_seconds)"))]
-        with thread_budget(threads):
-            errors = data.check(strategy, (variant.spec, threads))
-        quantities = PASS_QUANTITIES[pass_]
-        errors = {q: errors[q] for q in quantities}
-        condition = data.reference().condition
-        tols = oracle.tolerances(shape.columns(), settings.dtype, strategy.family, condition)
-        worst = max(quantities, key=lambda q: errors[q] / tols[q])
-        base.update({f"err_{q}": e for q, e in errors.items()})
-        base.update(error_ratio=errors[worst] / tols[worst], tolerance=tols[worst], oracle_batch=data.oracle_batch)
-        failed = oracle.failures(errors, shape.columns(), settings.dtype, strategy.family, condition)
-        if failed:
-            base.update(status="mismatch", reason="; ".join(failed))
-            log.error("MISMATCH %s %s %s: %s", shape.name, variant.spec, pass_, base["reason"])
-        call, returned = _timed_call(strategy, data, pass_)
-        with thread_budget(threads):
-            timing = time_call(call, settings.timing)
-            base["mem_tracemalloc_bytes"], base["mem_rss_bytes"] = peak_extra_memory(call, returned)
-        base["memory_note"] = strategy.memory_blind_spot
-    except Exception as err:  # the sweep goes on; the row says what happened
-        log.warning("error in %s %s %s: %s", shape.name, variant.spec, pass_, err)
-        log.debug("%s", traceback.format_exc())
-        return [_finish(base, started, status="error", reason=f"{type(err).__name__}: {err}")]
-    return _timing_rows(base, timing, settings.timing, started)
+@dataclass
+class Cell:
+    """What is known about one entrant of a contest, filled in as the contest runs."""
 
+    contest: Contest
+    variant: Variant
+    strategy: Any = None
+    status: str = "ok"
+    reason: str = ""
+    verdict: Verdict | None = None
+    prediction: Prediction | None = None
+    timing: Timing | None = None
+    call: Callable[[], object] | None = None        # the timed call
+    memory: tuple = (math.nan, math.nan)            # tracemalloc, RSS
+    costs: Any = None
+    phase_seconds: dict = field(default_factory=dict)   # step name -> seconds per recorded call
+    phase_calls: list = field(default_factory=list)     # whole-call seconds of those calls
+    bitwise: bool | None = None
+    spent: float = 0.0                                  # seconds inside the strategy's code
+    decision_seconds: float = 0.0
+    started: float = field(default_factory=time.perf_counter)
 
-def _timed_call(strategy, data: ShapeData, pass_: str):
-    """The zero-argument call to time and how many bytes of its result are returned (not extra)."""
-    cp = data.shape.conv_param
-    if pass_ == "forward":
-        return (lambda: strategy.forward(data.x, data.w, data.b, cp)), (lambda r: nbytes_of(r[0]))
-    _, cache = strategy.forward(data.x, data.w, data.b, cp)  # untimed; backward is timed alone
-    return (lambda: strategy.backward(data.dout, cache)), nbytes_of
+    @property
+    def label(self) -> str:
+        return self.variant.label
 
+    @property
+    def pending(self) -> bool:
+        """Still to be measured (nothing has ended it yet; a mismatch is still timed)."""
+        return self.status in ("ok", "mismatch") and self.strategy is not None
 
-def _predict(strategy, data: ShapeData, pass_: str) -> float:
-    """Seconds the cell would take, from warm calls on reduced problems.
+    def end(self, status: str, reason: str) -> None:
+        self.status, self.reason = status, reason
 
-    Stage 1 times a sliver -- N = 1 and the input rows of at most two output rows, same
-    C, F, kernel, stride and padding -- and scales by FLOPs: cheap for every strategy
-    and right for the Python-bound loops, whose cost is per output.  Fast strategies
-    have fixed costs (the kernel's transform, an FFT plan) that scaling a sliver
-    multiplies, so when stage 1 says "over budget", stage 2 times a second, larger
-    reduced problem (more rows, or more images when there are no more rows) and fits
-    ``time = fixed + per_flop * flops`` through the two.  The cell is skipped only if
-    the better prediction still says so.
-    """
-    shape, timing = data.shape, data.settings.timing
-    full = oracle.flops(shape.columns(), pass_)
-    small = _reduced(shape, images=1, out_rows=2)
-    t_small, f_small = _warm_call(strategy, data, small, pass_), oracle.flops(small.columns(), pass_)
-    predicted = predicted_cell_seconds(t_small * full / f_small, timing)
-    larger = (_reduced(shape, images=1, out_rows=8) if shape.out_h > 2
-              else _reduced(shape, images=4, out_rows=2))
-    f_larger = oracle.flops(larger.columns(), pass_)
-    if (predicted <= timing.cell_budget_seconds or f_larger <= f_small
-            or 2 * t_small * f_larger / f_small > timing.cell_budget_seconds / 4):
-        return predicted
-    t_larger = _warm_call(strategy, data, larger, pass_)
-    per_flop = max(t_larger - t_small, 0.0) / (f_larger - f_small)
-    fixed = max(t_small - per_flop * f_small, 0.0)
-    return min(predicted, predicted_cell_seconds(max(t_larger, fixed + per_flop * full), timing))
+    def values(self) -> dict:
+        """The columns every row of this cell shares."""
+        shape, contest = self.contest.shape, self.contest
+        values = {**shape.columns(), "strategy": self.label, "strategy_name": self.variant.name,
+                  "role": self.variant.role, "family": getattr(self.strategy, "family", None),
+                  "pass": contest.pass_, "threads": contest.threads, "process": contest.process,
+                  "status": self.status, "reason": self.reason,
+                  "flops": float(oracle.flops(shape, PASS_QUANTITIES[contest.pass_])),
+                  "decision_seconds": self.decision_seconds,
+                  "cell_seconds": time.perf_counter() - self.started,
+                  "mem_tracemalloc_bytes": self.memory[0], "mem_rss_bytes": self.memory[1],
+                  "memory_note": getattr(self.strategy, "memory_blind_spot", ""),
+                  "bitwise_repeatable": self.bitwise}
+        if self.prediction is not None:
+            values["predicted_seconds"] = self.prediction.seconds
+        if self.verdict is not None:
+            values.update({f"err_{q}": e for q, e in self.verdict.errors.items()})
+            values.update({f"tol_{q}": t for q, t in self.verdict.tolerances.items()})
+            values["error_ratio"] = self.verdict.worst_ratio
+        if self.costs is not None:
+            values.update(multiplies=self.costs.multiplies, transform_flops=self.costs.transform_flops,
+                          workspace_bytes=self.costs.workspace_bytes, bytes_moved=self.costs.bytes_moved)
+        return values
 
+    def rows(self, common: dict, noise_threshold: float) -> list[dict]:
+        """One row per sample (or one row for a cell without a time), every column of the schema."""
+        values = {**common, **self.values()}
+        timing = self.timing
+        if self.status not in ("ok", "mismatch") or timing is None or not timing.seconds:
+            return [schema.row(schema.RESULTS, values)]
+        values.update(cold_seconds=timing.cold_seconds, block_calls=timing.block_calls,
+                      noisy=bool(timing.iqr > noise_threshold * timing.median),
+                      few_samples=len(timing.seconds) < 3)
+        return [schema.row(schema.RESULTS, {**values, "repeat": i, "round": r, "seconds": t,
+                                            "gflops": values["flops"] / t / 1e9})
+                for i, (t, r) in enumerate(zip(timing.seconds, timing.rounds))]
 
-def _reduced(shape: Shape, images: int, out_rows: int) -> Shape:
-    """``shape`` cut to at most ``images`` images and the input rows of ``out_rows`` output rows."""
-    rows = min(shape.out_h, out_rows)
-    H = min(shape.H, max(1, (rows - 1) * shape.stride + shape.HH - 2 * shape.pad))
-    return replace(shape, N=min(shape.N, images), H=H)
-
-
-def _warm_call(strategy, data: ShapeData, reduced: Shape, pass_: str) -> float:
-    """Seconds of one warm call of ``pass_`` on the leading part of the inputs that ``reduced`` describes."""
-    x = np.ascontiguousarray(data.x[:reduced.N, :, :reduced.H])
-    dout = np.ascontiguousarray(data.dout[:reduced.N, :, :reduced.out_h])
-    cp = reduced.conv_param
-
-    def once() -> float:
-        t0 = time.perf_counter()
-        out, cache = strategy.forward(x, data.w, data.b, cp)
-        if pass_ == "backward":
-            t0 = time.perf_counter()
-            strategy.backward(dout, cache)
-        return time.perf_counter() - t0
-
-    first = once()
-    return first if first > 1.0 else once()
-
-
-def _finish(base: dict, started: float, **updates) -> dict:
-    return {**base, **updates, "cell_seconds": time.perf_counter() - started}
-
-
-def _timing_rows(base: dict, timing: Timing, settings: TimingSettings, started: float) -> list[dict]:
-    median = timing.median
-    noisy = bool(timing.iqr > settings.noise_threshold * median)
-    common = _finish(base, started, cold_seconds=timing.cold_seconds, noisy=noisy, block_calls=timing.block_calls)
-    return [{**common, "repeat": i, "seconds": t, "gflops": base["flops"] / t / 1e9}
-            for i, t in enumerate(timing.seconds)]
+    def phase_rows(self, common: dict) -> list[dict]:
+        """One row per named step: the analytic costs of the phase and, when timed, its median and IQR."""
+        if self.costs is None and not self.phase_seconds:
+            return []
+        c = self.contest
+        key = {"shape": c.shape.name, "strategy": self.label, "pass": c.pass_, "threads": c.threads,
+               "process": c.process, "contest_rows": common.get("contest_rows")}
+        phases = list(self.costs.phases) if self.costs is not None else []
+        names = [p.name for p in phases] + [n for n in self.phase_seconds if n not in {p.name for p in phases}]
+        calls = np.asarray(self.phase_calls) if self.phase_calls else None
+        rows = []
+        for order, name in enumerate(names):
+            cost = next((p for p in phases if p.name == name), None)
+            times = np.asarray(self.phase_seconds.get(name, []))
+            q1, q3 = np.percentile(times, [25, 75]) if len(times) else (math.nan, math.nan)
+            rows.append(schema.row(schema.PHASES, {
+                **key, "phase": name, "order": order,
+                "median_s": float(np.median(times)) if len(times) else math.nan, "iqr_s": float(q3 - q1),
+                "call_median_s": float(np.median(calls)) if calls is not None else math.nan,
+                **({"product_flops": cost.product, "gemm_transform_flops": cost.gemm_transform,
+                    "fft_flops": cost.fft, "transform_flops": cost.transform, "bytes": cost.bytes,
+                    "fft_length": cost.fft_length} if cost is not None else {})}))
+        return rows

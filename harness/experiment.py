@@ -1,193 +1,157 @@
-"""A run: plain settings from the config, the sweep loop, resume, and the files it leaves.
+"""A run: from a validated config to a run folder, the sweep loop, resume and stability.
 
-``run.py`` (the only Hydra code) turns the composed config into a plain dict and
-calls :func:`main`.  Everything a run writes lives in its folder::
+``run.py`` (the only Hydra code) composes the config and calls :func:`main`.  A run folder::
 
-    config.json    the plain config (what resume reuses)
-    env.json       machine, versions, BLAS, the measured GEMM rate
-    results.csv    one row per (cell, repeat), appended cell by cell
-    summary.csv    one row per cell, with winners, ties and speedups
+    config.json    the config, with what resume pins: the entrants, the code and package versions
+    env.json       machine, versions, BLAS, the ceilings measured in the run
+    results.csv    one row per sample, appended contest by contest (harness.records)
+    phases.csv     each cell's named steps: analytic costs and measured times
+    summary.csv    one row per cell, with winners, ties, speedups, roofline (written at the end)
+    report.md      and the figures (harness.plots)
+
+Nothing is written before the config is valid; a config error leaves no folder behind.
 """
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
-import time
-from dataclasses import dataclass
+import os
+import shutil
 from pathlib import Path
-from typing import Any, Mapping
 
 import pandas as pd
-from tqdm import tqdm
-from tqdm.contrib.logging import logging_redirect_tqdm
 
-from .allocator import ALLOCATORS, apply_allocator
-from .cell import CellSettings
-from .environment import describe_environment
-from .stability import compare_summaries, format_report
-from .records import CELL_KEY, RESULTS_FILE, SCHEMA_VERSION, append_cell, finished_cells, load_results
-from .report import write_report
-from .summary import console_table, summarize
-from .isolation import MachineLoad, run_here, run_in_child
-from .sweeps import Shape, expand_sweep
-from .timing import TimingSettings
-from .variants import Variant, resolve_variants
+import strategies
+
+from . import config as schema_config
+from .compare import compare_summaries, format_report
+from .config import RunConfig
+from .errors import command
+from .measure.environment import code_version
+from .runfolder import RunLock, read_json, write_json
+from .settings import RunSettings, settings_from_config
+from .sweep import run_sweep
 
 log = logging.getLogger(__name__)
-PASSES = ("forward", "backward")
-DTYPES = ("float32", "float64")
+PINNED = "pinned"
 
 
-@dataclass(frozen=True)
-class RunSettings:
-    """Everything a run measures, as plain values, validated."""
-
-    sweep_name: str
-    shapes: list[Shape]
-    variants: list[Variant]
-    threads: list[int]
-    passes: list[str]
-    baseline: str | None
-    cell: CellSettings
-
-
-def settings_from_config(config: Mapping[str, Any]) -> RunSettings:
-    """Validate a plain config dict (Hydra's, resolved) into :class:`RunSettings`.
-
-    Fails before any work: bad sweep entries, unknown strategies or options, bad
-    dtype, threads, passes or timing values all raise ``ValueError`` naming them.
-    """
-    dtype = config.get("dtype", "float32")
-    if dtype not in DTYPES:
-        raise ValueError(f"dtype must be one of {DTYPES}; got {dtype!r}")
-    threads = config.get("threads", [1])
-    threads = [threads] if isinstance(threads, int) else list(threads)
-    if not threads or any(isinstance(t, bool) or not isinstance(t, int) or t < 1 for t in threads):
-        raise ValueError(f"threads must be a list of ints >= 1; got {threads!r}")
-    passes = list(config.get("passes", PASSES))
-    if not passes or any(p not in PASSES for p in passes):
-        raise ValueError(f"passes must be a non-empty list from {PASSES}; got {passes!r}")
-    allocator = config.get("allocator", "default")
-    if allocator not in ALLOCATORS:
-        raise ValueError(f"allocator must be one of {ALLOCATORS}; got {allocator!r}")
-    timing = config.get("timing") or {}
-    known = set(TimingSettings.__dataclass_fields__)
-    unknown = sorted(set(timing) - known - {"name"})
-    if unknown:
-        raise ValueError(f"unknown timing settings {unknown}; known: {sorted(known)}")
-    timing = TimingSettings(**{k: v for k, v in timing.items() if k in known})
-    sweep = config.get("sweep") or {}
-    return RunSettings(
-        sweep_name=sweep.get("name", "sweep"), shapes=expand_sweep(sweep),
-        variants=resolve_variants(config.get("strategies")), threads=threads, passes=passes,
-        baseline=config.get("baseline"),
-        cell=CellSettings(dtype=dtype, seed=int(config.get("seed", 0)), timing=timing,
-                          oracle_max_gflop=float(config.get("oracle_max_gflop", 0.5)), allocator=allocator))
-
-
-def main(config: Mapping[str, Any], run_dir, overrides: list[str] = ()) -> Path:
-    """Start a run in ``run_dir``, or finish the one named by ``config['resume']``."""
-    config = dict(config)
-    if config.get("resume"):
-        run_dir = Path(config["resume"])
-        others = [o for o in overrides if not o.split("=", 1)[0].lstrip("+~") == "resume"]
-        if others:
-            raise ValueError(f"resume={run_dir} continues that run with its saved config; other "
-                             f"overrides would change what it measures: {others}")
-        saved = run_dir / "config.json"
-        if not saved.exists():
-            raise ValueError(f"resume={run_dir}: no config.json there; is it a convbench run folder?")
-        config = json.loads(saved.read_text())
-        settings = settings_from_config(config)
-        log.info("resuming %s", run_dir)
-    else:
-        run_dir = Path(run_dir)
-        if (run_dir / RESULTS_FILE).exists():
-            raise ValueError(f"{run_dir} already holds results; refusing to overwrite them "
-                             f"(use resume={run_dir} to finish that run)")
-        settings = settings_from_config(config)
-        if config.get("stability"):
-            return run_stability(config, run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.json").write_text(json.dumps({**config, "resume": None}, indent=2))
-    run_sweep(settings, run_dir)
-    return run_dir
-
-
-def run_stability(config: Mapping[str, Any], run_dir: Path) -> Path:
-    """Run the sweep twice (``first/``, ``second/``) and write how far the rankings agree."""
-    summaries = [main({**config, "stability": False}, run_dir / part) for part in ("first", "second")]
-    report = compare_summaries(*(pd.read_csv(path / "summary.csv") for path in summaries))
-    (run_dir / "stability.json").write_text(json.dumps(report, indent=2))
-    print(f"\nstability of {config.get('sweep', {}).get('name')} over two runs:\n{format_report(report)}")
-    return run_dir
-
-
-def run_sweep(settings: RunSettings, run_dir: Path) -> pd.DataFrame:
-    """Measure every cell not yet on disk, appending each before the next starts; then summarise.
-
-    With ``timing.processes = K > 1`` every cell is measured K times, once in each of
-    K fresh child processes run one after another (see :mod:`harness.isolation`).
-    """
-    started = time.perf_counter()
-    apply_allocator(settings.cell.allocator)
-    env_file = run_dir / "env.json"
-    if not env_file.exists():
-        env = describe_environment(settings.cell.dtype, settings.threads)
-        env_file.write_text(json.dumps({**env, "allocator": settings.cell.allocator}, indent=2, default=str))
-    done = finished_cells(load_results(run_dir))
-    processes = settings.cell.timing.processes
-    cells = [(shape, variant, threads, pass_)
-             for shape in settings.shapes for threads in settings.threads
-             for variant in settings.variants for pass_ in settings.passes]
-    todo = {p: [c for c in cells if (c[0].name, c[1].spec, c[3], c[2], p) not in done] for p in range(processes)}
-    total, left = len(cells) * processes, sum(map(len, todo.values()))
-    log.info("%s: %d cells x %d process(es), %d already done", settings.sweep_name, len(cells), processes, total - left)
-    load = MachineLoad()
-    with logging_redirect_tqdm(), tqdm(total=total, initial=total - left, unit="cell",
-                                       dynamic_ncols=True) as bar, _resume_hint(run_dir):
-        for process, pending in todo.items():
-            execute = run_here if processes == 1 else run_in_child
-            for i, (cell, rows) in enumerate(execute(pending, settings.cell)):
-                conditions = load.since_last()
-                for row in rows:
-                    row.update(schema_version=SCHEMA_VERSION, run_id=run_dir.name, process=process, **conditions)
-                append_cell(run_dir / RESULTS_FILE, rows)
-                bar.update()
-                if i + 1 < len(pending):
-                    bar.set_description(_describe(pending[i + 1], process, processes))
-    return finish(run_dir, settings, time.perf_counter() - started)
-
-
-def _describe(cell, process: int, processes: int) -> str:
-    shape, variant, threads, pass_ = cell
-    where = f" | process {process + 1}/{processes}" if processes > 1 else ""
-    return f"{shape.name} | {variant.spec} | {pass_} | {threads}t{where}"
-
-
-@contextlib.contextmanager
-def _resume_hint(run_dir: Path):
+def main(config: RunConfig, run_dir, overrides: list[str] = (), job: str = "") -> Path:
+    """Start a run in ``run_dir``, or finish the one named by ``config.resume``."""
+    if config.resume:
+        return resume(config, list(overrides))
+    run_dir = Path(run_dir)
     try:
-        yield
-    except KeyboardInterrupt:
-        log.warning("interrupted: every finished cell is in %s; finish the run with: "
-                    "python run.py resume=%s", run_dir / RESULTS_FILE, run_dir)
+        settings = settings_from_config(config)
+        if (run_dir / "results.csv").exists():
+            raise ValueError(f"{run_dir} already holds results; refusing to overwrite them "
+                             f"(finish that run with: {command('run.py', f'resume={run_dir}')})")
+    except ValueError:
+        _remove_if_fresh(run_dir)
         raise
+    if config.stability:
+        return run_stability(config, run_dir)
+    if config.strategies is None:
+        for peer, install in strategies.MISSING_PEERS.items():
+            log.warning("peer %s not installed: %s (the run goes on without it)", peer, install)
+    with RunLock(run_dir):
+        write_json(run_dir / "config.json", {**schema_config.to_plain(config), "resume": None,
+                                             PINNED: pins(settings)})
+        run_sweep(settings, run_dir, job=job)
+    return run_dir
 
 
-def finish(run_dir: Path, settings: RunSettings, wall_seconds: float) -> pd.DataFrame:
-    """Write summary.csv, print the console table and where everything is."""
-    results = load_results(run_dir)
-    summary = summarize(results, settings.baseline)
-    summary.to_csv(run_dir / "summary.csv", index=False)
-    timed = (results["seconds"] * results["block_calls"]).sum() + results["cold_seconds"].groupby(
-        [results[k] for k in CELL_KEY]).first().sum()
-    print(f"\n{settings.sweep_name}, {settings.cell.dtype}, threads {settings.threads}:")
-    print(console_table(summary))
-    problems = summary[summary["status"].isin(["mismatch", "error"])]
-    for _, r in problems.iterrows():
-        print(f"  {r['status'].upper()}: {r['shape']} {r['strategy']} {r['pass']}: {r['reason']}")
-    print(f"\nwall {wall_seconds:.1f} s (timed calls {timed:.1f} s); results in {run_dir}")
-    print(f"figures and report: {write_report(run_dir)}")
-    return summary
+def _remove_if_fresh(run_dir: Path) -> None:
+    """Remove a folder Hydra made for this run before it was refused: nothing of convbench's is in it."""
+    if run_dir.is_dir() and {p.name for p in run_dir.iterdir()} <= {".hydra", "run.log", "run.py.log"}:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        parent = run_dir.parent
+        if parent.name.startswith("multirun_") and {p.name for p in parent.iterdir()} <= {"multirun.yaml"}:
+            shutil.rmtree(parent, ignore_errors=True)
+
+
+def pins(settings: RunSettings) -> dict:
+    """What a resume must find unchanged: the entrants and the code and packages that measure them."""
+    return {"entrants": [v.label for v in settings.variants], **code_version()}
+
+
+def _differences(saved: dict, now: dict) -> list[str]:
+    out = []
+    for key in ("entrants", "git_commit", "strategies_hash"):
+        if saved.get(key) != now.get(key):
+            out.append(f"{key}: {saved.get(key)} then, {now.get(key)} now")
+    versions = {k for k in {**saved.get("versions", {}), **now.get("versions", {})}
+                if saved.get("versions", {}).get(k) != now.get("versions", {}).get(k)}
+    out += [f"{k}: {saved.get('versions', {}).get(k)} then, {now.get('versions', {}).get(k)} now" for k in sorted(versions)]
+    return out
+
+
+def resume(config: RunConfig, overrides: list[str]) -> Path:
+    """Finish the run in ``config.resume`` with its saved config, refusing if what it measures changed."""
+    run_dir = Path(config.resume)
+    others = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") not in ("resume", "resume_force")]
+    if others:
+        raise ValueError(f"resume={run_dir} continues that run with its saved config; other overrides would "
+                         f"change what it measures: {others}")
+    if not (run_dir / "config.json").exists() and (run_dir / "multirun.yaml").exists():
+        return resume_multirun(run_dir, config.resume_force)
+    saved = read_json(run_dir / "config.json", "the config of a convbench run (is this a run folder?)")
+    if "merged_from" in saved:
+        raise ValueError(f"resume={run_dir} is a merged study, made from other run folders: resume those "
+                         f"({', '.join(map(str, saved['merged_from']))}), then merge again")
+    pinned = saved.pop(PINNED, {})
+    stored = schema_config.from_plain({**saved, "resume": None})
+    if stored.stability:
+        return run_stability(stored, run_dir, resume_force=config.resume_force)
+    settings = settings_from_config(stored)
+    changed = _differences(pinned, pins(settings))
+    if changed and not config.resume_force:
+        raise ValueError(f"resume={run_dir}: what the run measures has changed since it started ("
+                         + "; ".join(changed) + "); finishing it would mix two codes in one table. Start a new "
+                         "run, or add resume_force=true to finish it anyway")
+    if changed:
+        log.warning("resuming %s although %s (resume_force=true)", run_dir, "; ".join(changed))
+    log.info("resuming %s", run_dir)
+    with RunLock(run_dir):
+        run_sweep(settings, run_dir, resuming=True)
+    return run_dir
+
+
+def resume_multirun(folder: Path, resume_force: bool) -> Path:
+    """Resume every job of a Hydra multirun folder that has not finished (each keeps its own config)."""
+    jobs = sorted(p.parent for p in folder.glob("*/config.json"))
+    if not jobs:
+        raise ValueError(f"resume={folder}: a multirun folder, but none of its jobs has a config.json to resume")
+    for job in jobs:
+        if (job / "summary.csv").exists():
+            log.info("%s finished already", job)
+            continue
+        log.info("resuming job %s of %s", job.name, folder)
+        main(RunConfig(resume=str(job), resume_force=resume_force), None,
+             overrides=[f"resume={job}"] + (["resume_force=true"] if resume_force else []))
+    return folder
+
+
+def run_stability(config: RunConfig, run_dir: Path, resume_force: bool = False) -> Path:
+    """Run (or finish) the sweep twice, ``first/`` then ``second/``, and write how far the rankings agree."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not (run_dir / "config.json").exists():
+        write_json(run_dir / "config.json", {**schema_config.to_plain(config), "resume": None})
+    halves = []
+    for part in ("first", "second"):
+        half = run_dir / part
+        if (half / "config.json").exists():
+            halves.append(resume(schema_config.replace(config, resume=str(half), resume_force=resume_force), []))
+        else:
+            halves.append(main(schema_config.replace(config, stability=False), half))
+    report = compare_summaries(*(pd.read_csv(path / "summary.csv") for path in halves))
+    write_json(run_dir / "stability.json", report)
+    print(f"\nstability of {config.sweep.name} over two runs:\n{format_report(report)}")
+    return run_dir
+
+
+def job_id(hydra_job_num=None) -> str:
+    """Where a job came from: the scheduler's job id (SLURM), else Hydra's job number in a multirun, else ""."""
+    if os.environ.get("SLURM_JOB_ID"):
+        task = os.environ.get("SLURM_ARRAY_TASK_ID")
+        return os.environ["SLURM_JOB_ID"] + (f"_{task}" if task else "")
+    return "" if hydra_job_num is None else f"hydra-{hydra_job_num}"

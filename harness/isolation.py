@@ -1,114 +1,130 @@
-"""Where cells run: in this process, or pyperf style in fresh child processes.
+"""Where contests run: in this process, or pyperf style in fresh child processes.
 
-``timing.processes = K`` runs the whole list of cells K times, each time in a new
-child process (one after another, never concurrently), so a whole-process outlier
-(an unlucky heap layout, a neighbour on the VM) shows up as one deviant process
-instead of silently shifting every number.  Only the parent writes rows: the child
-sends each finished cell's rows through a pipe, and the parent appends them before
-the child's next cell is reported, so incremental writes and resume work as in
-process.
+In this process (the default): the allocator regime a plain numpy program has, and the
+speed the run-time goals are set for.  ``in_progress.json`` names the contest being
+measured, so a contest that takes the harness down is known on resume (see
+:mod:`harness.runfolder`).
 
-Children are started with ``spawn`` (a fresh interpreter: no inherited heap, no
-inherited thread pools); they inherit the environment, which is how the allocator
-setting reaches them (see :mod:`harness.allocator`).  A child that dies mid-cell
-leaves that cell as an ``error`` row and a new child takes the remaining cells.
+In children (``timing.processes = K > 1``: every contest K times, once in each of K fresh
+processes started one after another, never concurrently; or a contest that killed the
+harness last time): a child measures its contests and sends each one's rows through a
+pipe; only the parent writes.  The child reports the cell it is about to run, so when it
+dies (a segfault) or falls silent past the cell time limit (stuck in C: the parent kills
+it), that cell is blamed with an ``error`` row and the rest of its contest goes on in a
+fresh child.  Children are started with ``spawn`` (no inherited heap or thread pools),
+inherit the environment (how the allocator setting reaches them) and die with their parent.
 """
 from __future__ import annotations
 
+import logging
 import multiprocessing
-import os
-import time
-from typing import Iterator
+import signal
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
 
-from .cell import CellSettings, ShapeData, run_cell
+from .cell import Contest
+from .inputs import ShapeData
+from .load_guard import Outcome, measure_contest
+from .measure.load import CoreLoad
+from .settings import CellSettings
+from .variants import Variant
+from .watchdog import die_with_parent
 
-#: (shape, variant, threads, pass)
-Cell = tuple
+log = logging.getLogger(__name__)
+#: seconds a child may stay silent beyond the cell time limit before the parent kills it
+GRACE_SECONDS = 10.0
+#: seconds a fresh child may take to start (import numpy, scipy, torch) before it says it is ready
+STARTUP_SECONDS = 300.0
 
 
-def run_here(cells: list[Cell], settings: CellSettings) -> Iterator[tuple[Cell, list[dict]]]:
-    """Run cells in this process, yielding each cell's rows as soon as it finishes."""
-    data = None
-    for cell in cells:
-        shape, variant, threads, pass_ = cell
-        if data is None or data.shape != shape:
-            data = ShapeData(shape, settings)  # inputs made once per shape
-        yield cell, run_cell(data, variant, threads, pass_)
+@dataclass
+class Job:
+    """A contest to measure, its entrants, and cells already known to have failed."""
+
+    contest: Contest
+    variants: list[Variant]
+    failed: dict[str, str] = field(default_factory=dict)
 
 
-def _child_main(cells: list[Cell], settings: CellSettings, conn) -> None:
-    for _, rows in run_here(cells, settings):
-        conn.send(rows)
+class Inputs:
+    """ShapeData for the shape at hand, kept while consecutive contests use it."""
+
+    def __init__(self, settings: CellSettings):
+        self.settings, self.data = settings, None
+
+    def __call__(self, shape) -> ShapeData:
+        if self.data is None or self.data.shape != shape:
+            self.data = None   # free the previous shape's arrays first
+            s = self.settings
+            self.data = ShapeData(shape, s.dtype, s.seed, s.exact_inputs, s.oracle_max_gflop)
+        return self.data
+
+
+def run_here(jobs: list[Job], settings: CellSettings, common: dict, cpus,
+             on_cell: Callable = lambda job, label: None) -> Iterator[tuple[Job, Outcome]]:
+    """Measure each job in this process, yielding its outcome as soon as it is done."""
+    inputs, load = Inputs(settings), CoreLoad(cpus)
+    for job in jobs:
+        yield job, measure_contest(job.contest, job.variants, inputs, settings, common, load,
+                                   lambda cell: on_cell(job, cell.label), job.failed)
+
+
+def _child_main(jobs: list[Job], settings: CellSettings, common: dict, cpus, conn) -> None:
+    die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)    # the parent handles Ctrl-C and stops the child
+    conn.send(("ready", None))                      # imports done: from here the time limit applies
+    for job, outcome in run_here(jobs, settings, common, cpus, lambda j, label: conn.send(("cell", label))):
+        conn.send(("done", outcome))
     conn.close()
 
 
-def run_in_child(cells: list[Cell], settings: CellSettings) -> Iterator[tuple[Cell, list[dict]]]:
-    """Run cells in fresh child processes, yielding each cell's rows in the parent."""
+def run_in_child(jobs: list[Job], settings: CellSettings, common: dict, cpus,
+                 on_cell: Callable = lambda job, label: None) -> Iterator[tuple[Job, Outcome]]:
+    """Measure the jobs in fresh child processes (see the module docstring), yielding each outcome."""
     ctx = multiprocessing.get_context("spawn")
-    remaining = list(cells)
+    silence = settings.timing.cell_timeout_seconds + GRACE_SECONDS
+    remaining = list(jobs)
     while remaining:
         receiver, sender = ctx.Pipe(duplex=False)
         # not daemonic: a daemonic process may not start processes, and loky workers must
-        child = ctx.Process(target=_child_main, args=(remaining, settings, sender), daemon=False)
+        child = ctx.Process(target=_child_main, args=(remaining, settings, common, cpus, sender), daemon=False)
         child.start()
         sender.close()
-        done = 0
+        done, cell, why, ready = 0, None, None, False
         try:
             while done < len(remaining):
-                try:
-                    rows = receiver.recv()
-                except EOFError:  # the child died mid-cell
+                if not receiver.poll(silence if ready else STARTUP_SECONDS):
+                    why = f"timeout after {settings.timing.cell_timeout_seconds:g} s: the child stopped responding " \
+                          f"(stuck outside Python?) and was killed"
                     break
-                yield remaining[done], rows
-                done += 1
+                try:
+                    kind, value = receiver.recv()
+                except EOFError:
+                    break
+                if kind == "ready":
+                    ready = True
+                elif kind == "cell":
+                    cell = value
+                    on_cell(remaining[done], value)
+                else:
+                    yield remaining[done], value
+                    done, cell = done + 1, None
         finally:
-            if child.is_alive() and done < len(remaining):
-                child.terminate()
+            if child.is_alive():
+                child.kill()
             child.join()
             receiver.close()
-        if done < len(remaining):
-            yield remaining[done], [_died_row(remaining[done], settings, child.exitcode)]
-            done += 1
-        remaining = remaining[done:]
-
-
-def _died_row(cell: Cell, settings: CellSettings, exitcode) -> dict:
-    shape, variant, threads, pass_ = cell
-    return {**shape.columns(), "strategy": variant.spec, "strategy_name": variant.name, "pass": pass_,
-            "dtype": settings.dtype, "threads": threads, "allocator": settings.allocator,
-            "status": "error", "reason": f"child process died during the cell (exit code {exitcode})"}
-
-
-class MachineLoad:
-    """System-wide load and VM steal time between two moments (from /proc/stat).
-
-    ``steal_fraction``: share of CPU time the hypervisor gave to other guests while
-    the cell ran; a high value marks an outlier caused by neighbours, not the code.
-    """
-
-    def __init__(self):
-        self._last = self._read()
-
-    @staticmethod
-    def _read() -> list[int] | None:
-        try:
-            with open("/proc/stat") as fh:
-                fields = fh.readline().split()
-            return [int(v) for v in fields[1:]]
-        except (OSError, ValueError, IndexError):
-            return None
-
-    def since_last(self) -> dict:
-        """Load average and steal fraction since the previous call (or creation)."""
-        now = self._read()
-        steal = None
-        if now is not None and self._last is not None and len(now) > 7:
-            delta = [a - b for a, b in zip(now, self._last)]
-            total = sum(delta[:8])  # user nice system idle iowait irq softirq steal
-            steal = delta[7] / total if total > 0 else 0.0
-        self._last = now
-        try:
-            load = os.getloadavg()[0]
-        except OSError:
-            load = None
-        return {"load_1min": load, "steal_fraction": steal, "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        if done == len(remaining):
+            return
+        why = why or f"the child process measuring it died (exit code {child.exitcode})"
+        job = remaining[done]
+        unfailed = [v.label for v in job.variants if v.label not in job.failed]
+        blamed = [cell] if cell is not None and cell in unfailed else unfailed
+        log.error("%s: %s during %s", job.contest, why, ", ".join(blamed) or "its start")
+        retry = Job(job.contest, job.variants, {**job.failed, **{label: why for label in blamed}})
+        if not unfailed or not ready:       # nothing left to blame, or the child never started: no more children
+            yield retry, measure_contest(retry.contest, retry.variants, Inputs(settings), settings, common,
+                                         CoreLoad(cpus), failed=retry.failed)
+            remaining = remaining[done + 1:]
+            continue
+        remaining = [retry] + remaining[done + 1:]

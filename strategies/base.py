@@ -47,8 +47,9 @@ Rules every strategy keeps:
 * NaN and Inf inputs are computed, not refused (a check would be a pass over every input
   inside every timed call): they propagate by IEEE arithmetic, to the outputs whose
   windows read them for the direct strategies and further for the transforms (a whole
-  tile for winograd, a whole image for fft).  The oracle compares positions where the
-  float64 reference is finite and requires the others to be non-finite too.
+  tile for winograd, a whole image for fft).  The oracle holds every strategy to the
+  direct layer's rule: non-finite exactly where the float64 reference is, close elsewhere;
+  so a transform given a NaN is a ``mismatch``, and says so.  The harness draws finite inputs.
 * Strategies are pure: no I/O, no config, no thread settings.  The one exception is a
   strategy whose algorithm *is* the split over workers (the parallel wrapper): it limits
   its own workers' threads, never the caller's.

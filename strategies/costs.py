@@ -54,6 +54,7 @@ class PhaseCost:
     gemm_transform: float = 0.0
     fft: float = 0.0
     transform: float = 0.0
+    fft_length: int = 0      # length of the phase's 1-D FFTs (which FFT rate bounds it; 0: none)
 
     @property
     def flops(self) -> float:
@@ -62,7 +63,8 @@ class PhaseCost:
     def __add__(self, other: PhaseCost) -> PhaseCost:
         """Two phases counted as one (named after the first)."""
         return PhaseCost(self.name, self.bytes + other.bytes,
-                         *(getattr(self, k) + getattr(other, k) for k in KINDS))
+                         *(getattr(self, k) + getattr(other, k) for k in KINDS),
+                         fft_length=max(self.fft_length, other.fft_length))
 
 
 @dataclass(frozen=True)

@@ -97,7 +97,7 @@ class Parallel(ConvStrategy):
         if unknown:
             raise ValueError(f"strategy 'parallel' has no option {sorted(unknown)}; accepted options: {list(OPTIONS)}")
         self.given = {k: v for k, v in zip(OPTIONS, (base, n_jobs, backend)) if v is not None}
-        bases = sorted(n for n in STRATEGIES if n != self.name)
+        bases = sorted(n for n, cls in STRATEGIES.items() if n != self.name and cls.role == "strategy")
         base, backend = "im2col" if base is None else base, DEFAULT_BACKEND if backend is None else backend
         if base not in bases:
             raise ValueError(f"parallel option base={base!r} must name another strategy; known strategies: {bases}")

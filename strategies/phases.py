@@ -11,7 +11,8 @@ The names are the ones its :meth:`~strategies.base.ConvStrategy.costs` counts.  
 recording a step costs one ``ContextVar`` lookup (well under a microsecond); the harness
 records with :func:`recording`, giving a ``recorder(name)`` that returns the context
 manager timing that step.  The steps timed are therefore the steps that run, not a copy of
-them.  Steps do not nest.  Work in threads of another context (the parallel wrapper's
+them.  Steps do not nest; a step may run many times in one call (once per block of a
+blocked strategy): its times add up.  Work in threads of another context (the parallel wrapper's
 workers) is invisible to the recorder: the wrapper names its chunks as one step.
 
 Nothing here reads a clock: strategies stay pure, the recorder is the harness's.

@@ -1,6 +1,8 @@
 """Shared fixtures: the shape table every strategy is checked on, and input makers."""
 from __future__ import annotations
 
+import tracemalloc
+
 import numpy as np
 import pytest
 
@@ -31,6 +33,7 @@ VARIANTS: list[tuple[str, dict]] = [(name, {}) for name in sorted(STRATEGIES)]
 # parallel over each base (threads in the shared suite: cheap; loky is tested in test_parallel.py)
 VARIANTS += [("parallel", {"base": base, "n_jobs": 2, "backend": "threading"})
              for base in ("naive", "im2col", "fft", "winograd") if base in STRATEGIES]
+VARIANTS += [("winograd", {"m": m}) for m in (4, 6)]
 VARIANT_IDS = [name + "".join(f"-{k}={v}" for k, v in opts.items()) for name, opts in VARIANTS]
 
 
@@ -43,7 +46,36 @@ def make_inputs(x_shape, w_shape, dtype, seed=0):
     return x, w, b
 
 
+def traced_workspace(strategy, pass_, x_shape, w_shape, cp) -> int:
+    """Bytes one call of ``pass_`` allocates beyond its inputs and its outputs, as tracemalloc sees them (every
+    numpy array; not a library's C scratch): what a strategy's analytic ``workspace_bytes`` is checked against."""
+    from strategies.passes import PASS_WRT
+    x, w, b = make_inputs(x_shape, w_shape, np.float32)
+    out, cache = strategy.forward(x, w, b, cp)
+    dout = np.ones_like(out)
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        result = strategy.forward(x, w, b, cp)[:1] if pass_ == "forward" else \
+            strategy.backward(dout, cache, wrt=PASS_WRT[pass_])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return peak - sum(a.nbytes for a in result if a is not None)
+
+
 @pytest.fixture(params=VARIANTS, ids=VARIANT_IDS)
 def strategy(request):
     name, options = request.param
     return get_strategy(name, **options)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_core_locks(tmp_path_factory):
+    """Runs in the tests lock cores in a folder of their own, not the machine's (other suites may run)."""
+    import harness.measure.cpus as cpus
+    private = tmp_path_factory.getbasetemp() / "core-locks"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cpus, "LOCK_DIR", private)
+        patch.setenv("CONVBENCH_CORE_LOCK_DIR", str(private))     # and in the runs the tests start
+        yield

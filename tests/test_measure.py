@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -21,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHILD_CHECK = """
 import multiprocessing, json, sys
 sys.path.insert(0, {root!r})
-from harness.allocator import apply_allocator, mmapped_bytes
+from harness.measure.allocator import apply_allocator, mmapped_bytes
 
 def probe(queue):
     import os, numpy as np
@@ -84,14 +85,14 @@ def fakes(monkeypatch):
 
 
 def test_noisy_flag_marks_a_randomly_sleeping_strategy(tmp_path, fakes):
-    timing = {**tiny_config()["timing"], "min_repeats": 12, "max_repeats": 12}
+    timing = {"min_repeats": 12, "max_repeats": 12}
     experiment.main(tiny_config(strategies=["im2col", "sleepy"], passes=["forward"], timing=timing), tmp_path / "r")
     noisy = load_results(tmp_path / "r").groupby("strategy")["noisy"].agg(lambda s: s.astype(bool).all())
     assert noisy["sleepy"]
 
 
 def test_process_isolation_gives_one_row_group_per_process(tmp_path):
-    timing = {**tiny_config()["timing"], "processes": 2}
+    timing = {"processes": 2}
     experiment.main(tiny_config(strategies=["im2col"], timing=timing), tmp_path / "r")
     results = load_results(tmp_path / "r")
     groups = results.groupby(["shape", "strategy", "pass", "process"]).size()
@@ -106,16 +107,57 @@ def test_stability_agreement_is_one_for_a_deterministic_pair(tmp_path, fakes):
     report = json.loads((tmp_path / "r" / "stability.json").read_text())
     assert report["contests"] == 2
     assert report["winner_agreement"] == 1.0 and report["winner_set_overlap"] == 1.0
+    assert report["fastest_in_other_winner_set"] == 1.0
     assert (tmp_path / "r" / "first" / "results.csv").exists() and (tmp_path / "r" / "second" / "results.csv").exists()
 
 
 def test_short_calls_are_timed_in_blocks():
-    from harness.timing import TimingSettings, time_call
+    from harness.measure.timing import block_size, time_block
     calls = []
-    settings = TimingSettings(warmup=1, min_repeats=4, min_seconds=0.0, max_repeats=4, block_seconds=0.02)
-    timing = time_call(lambda: (calls.append(1), time.sleep(0.002)), settings)
-    assert 3 <= timing.block_calls <= 10                # ~0.02 s / (>= 2 ms a call)
-    assert len(timing.seconds) == 4 and len(calls) == 1 + 1 + 4 * timing.block_calls
-    assert all(0.002 <= s < 0.02 for s in timing.seconds)  # per call, not per block
-    long = time_call(lambda: time.sleep(0.03), settings)
-    assert long.block_calls == 1
+    k = block_size(0.002, 0.02)
+    assert k == 10 and block_size(0.03, 0.02) == 1 and block_size(1e-7, 1.0) == 1000   # capped
+    per_call = time_block(lambda: (calls.append(1), time.sleep(0.002)), k)
+    assert len(calls) == k and 0.002 <= per_call < 0.02           # per call, not per block
+
+
+TORCH_CHILD_CHECK = """
+import json, sys
+sys.path.insert(0, {root!r})
+from harness.measure.allocator import apply_allocator, mmapped_bytes
+apply_allocator({mode!r})
+import torch
+before = mmapped_bytes()
+big = torch.empty(2 ** 25)          # 128 MiB through torch's own CPU allocator
+big.fill_(1.0)
+print(json.dumps({{"mmapped_rise": mmapped_bytes() - before}}))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc allocator policy")
+@pytest.mark.parametrize("mode,pinned", [("default", False), ("pinned", True)])
+def test_allocator_setting_reaches_torchs_allocations(tmp_path, mode, pinned):
+    pytest.importorskip("torch")
+    script = tmp_path / "check.py"
+    script.write_text(TORCH_CHILD_CHECK.format(root=str(ROOT), mode=mode))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=True,
+                         env=env)
+    rise = json.loads(out.stdout.strip().splitlines()[-1])["mmapped_rise"]
+    assert (rise == 0) if pinned else rise >= 2 ** 27
+
+
+def test_the_harness_owns_the_peers_threads():
+    """torch's intra-op pool follows the cell's thread budget inside the budget context and is restored after."""
+    torch = pytest.importorskip("torch")
+    from harness.measure.timing import thread_budget
+    from strategies import get_strategy
+    before = torch.get_num_threads()
+    seen = {}
+    peer = get_strategy("torch")
+    x, w, b = (np.ones(s, np.float32) for s in ((2, 3, 8, 8), (4, 3, 3, 3), (4,)))
+    for budget in (1, 2):
+        with thread_budget(budget):
+            peer.forward(x, w, b, {"stride": 1, "pad": 1})
+            seen[budget] = torch.get_num_threads()
+        assert torch.get_num_threads() == before
+    assert seen == {1: 1, 2: 2}

@@ -52,11 +52,11 @@ def test_backward_matches_central_finite_differences(x_shape, w_shape, stride, p
 def test_flops_and_out_size():
     shape = dict(N=8, C=64, H=56, W=56, F=64, HH=3, WW=3, stride=1, pad=1)
     assert oracle.out_size(shape) == (56, 56)
-    assert oracle.flops(shape, "forward") == 2 * 8 * 64 * 64 * 9 * 56 * 56
-    assert oracle.flops(shape, "backward") == 2 * oracle.flops(shape, "forward")
+    assert oracle.flops(shape, ("out",)) == 2 * 8 * 64 * 64 * 9 * 56 * 56
+    assert oracle.flops(shape, ("dx", "dw", "db")) == 2 * oracle.flops(shape, ("out",))
     assert oracle.out_size(dict(shape, H=9, W=10, stride=3, pad=1)) == (3, 4)
-    with pytest.raises(ValueError, match="pass must be one of"):
-        oracle.flops(shape, "sideways")
+    with pytest.raises(ValueError, match=r"quantities must be some of \('out', 'dx', 'dw', 'db'\); got \['sideways'\]"):
+        oracle.flops(shape, ("out", "sideways"))
 
 
 def test_tolerance_scales_with_precision_and_length():
@@ -92,3 +92,15 @@ def test_max_relative_error_flags_nan_and_mismatch():
     assert oracle.max_relative_error(np.array([np.nan, 0.0]), ref) == np.inf
     with pytest.raises(ValueError, match="shape"):
         oracle.max_relative_error(np.zeros(3), ref)
+
+
+def test_non_finite_inputs_follow_the_documented_rule():
+    """NaN propagates by IEEE arithmetic: a result must be non-finite exactly where the reference is."""
+    ref = np.array([1.0, np.nan, 2.0])
+    assert oracle.max_relative_error(np.array([1.0, np.nan, 2.0]), ref) == 0.0
+    assert oracle.max_relative_error(np.array([1.0, 5.0, 2.0]), ref) == np.inf       # a NaN lost
+    assert oracle.max_relative_error(np.array([np.nan, np.nan, 2.0]), ref) == np.inf  # a NaN spread
+    x = np.ones((1, 1, 5, 5))
+    x[0, 0, 0, 0] = np.nan
+    out = oracle.reference_forward(x, np.ones((1, 1, 3, 3)), np.zeros(1), 1, 0)
+    assert np.isnan(out[0, 0, 0, 0]) and np.isfinite(out[0, 0, 1:, :]).all()     # only the windows that read it

@@ -8,7 +8,10 @@ from __future__ import annotations
 import gc
 import glob
 import os
+import sys
 import threading
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,15 +22,15 @@ from conftest import SHAPES, SHAPE_IDS, make_inputs
 from strategies import STRATEGIES, ConvCache, get_strategy
 from strategies.im2col import Im2col
 from strategies.parallel import available_cpus, batch_chunks
-from strategies.parallel_workers import SHARED_DIR
+from strategies.parallel_workers import PREFIX, owner_dir, sweep_dead_owners
 from test_strategies import run_and_check
 
-BASES = sorted(n for n in STRATEGIES if n != "parallel")
+BASES = sorted(n for n, cls in STRATEGIES.items() if n != "parallel" and cls.role == "strategy")
 CP = {"stride": 1, "pad": 1}
 
 
 def own_shared_files():
-    return glob.glob(os.path.join(SHARED_DIR, f"convbench-parallel-{os.getpid()}-*"))
+    return glob.glob(os.path.join(owner_dir(os.getpid()), f"{PREFIX}*"))
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -218,3 +221,53 @@ def test_loky_declines_inside_a_daemonic_process(monkeypatch):
     monkeypatch.setattr(parallel_module.multiprocessing, "current_process", lambda: Daemonic())
     assert "daemonic" in get_strategy("parallel", n_jobs=2, backend="loky").skip_reason((2, 3, 6, 6), (4, 3, 3, 3), CP)
     assert get_strategy("parallel", n_jobs=2, backend="threading").skip_reason((2, 3, 6, 6), (4, 3, 3, 3), CP) is None
+
+
+KILLED_LOKY_RUN = """
+import sys, numpy as np
+sys.path.insert(0, {root!r})
+from strategies import get_strategy
+p = get_strategy("parallel", backend="loky", n_jobs=2)
+x = np.ones((4, 2, 8, 8)); w = np.ones((3, 2, 3, 3)); b = np.zeros(3)
+out, cache = p.forward(x, w, b, {{"stride": 1, "pad": 1}})
+print("ready", flush=True)
+while True:
+    p.forward(x, w, b, {{"stride": 1, "pad": 1}})
+"""
+
+
+def _children(pid: int) -> set[int]:
+    """Live processes whose parent is ``pid``."""
+    out = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
+                out.add(int(entry))
+    return out
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and /dev/shm")
+def test_a_killed_loky_run_leaves_no_shared_files_and_no_workers():
+    import signal
+    import subprocess
+    import time
+    root = str(Path(__file__).resolve().parent.parent)
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_LOKY_RUN.format(root=root)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    folder = owner_dir(proc.pid)
+    assert os.path.isdir(folder)                     # its files live in its own folder
+    workers = {w for c in _children(proc.pid) for w in ({c} | _children(c))}
+    assert workers
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and any(os.path.exists(f"/proc/{w}") and
+                                         "zombie" not in open(f"/proc/{w}/status").read() for w in workers):
+        time.sleep(0.2)
+    alive = [w for w in workers if os.path.exists(f"/proc/{w}") and "zombie" not in open(f"/proc/{w}/status").read()]
+    assert not alive, f"orphaned loky workers {alive} outlived their parent"
+    assert folder in sweep_dead_owners() and not os.path.exists(folder)   # the next user sweeps it

@@ -1,10 +1,10 @@
 """Control and record what the C allocator does with large blocks (glibc only).
 
-Why: on our VMs, touching memory freshly returned by the host ran at ~0.5 GB/s
-versus ~9.5 GB/s for recycled pages, and glibc returns large freed blocks (mmap'd,
-above its threshold) to the host at once, so every call of a strategy with large
-temporaries (im2col's columns, FFT spectra) pays for fresh pages again.  That can
-change which strategy wins.
+Why: on the 2-vCPU VMs this was written on, touching memory freshly returned by the host
+was 20-50x slower than writing recycled pages (env.json's ``first_touch`` measures it in
+every run), and glibc returns large freed blocks (mmap'd, above its threshold) to the
+host at once, so every call of a strategy with large temporaries (im2col's columns, FFT
+spectra) pays for fresh pages again.  That can change which strategy wins.
 
 ``allocator=default`` leaves glibc alone.  ``allocator=pinned`` keeps freed memory on
 the heap: ``mallopt(M_MMAP_MAX, 0)`` (no mmap'd blocks) and ``mallopt(M_TRIM_THRESHOLD,

@@ -1,23 +1,29 @@
-"""What machine and software produced a run, recorded once in ``env.json``."""
+"""What machine and software produced a run, and the code that ran: recorded once in ``env.json``.
+
+The code version (git commit and a hash of every file under ``strategies/``) and the
+package versions are also what ``resume`` checks before it adds cells to a run: a resumed
+run must measure the same code with the same libraries, or say so and refuse.
+"""
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
+import socket
 import subprocess
 import sys
-import time
 from importlib import metadata
 from pathlib import Path
 
-import numpy as np
 from threadpoolctl import threadpool_info
 
-from strategies.parallel import available_cpus
-
 from .allocator import first_touch_probe, malloc_environment, transparent_hugepages
-from .timing import thread_budget
+from .ceilings import measure_ceilings
+from .cpus import available_cpus
 
-PACKAGES = ("numpy", "scipy", "pandas", "joblib", "threadpoolctl", "matplotlib", "hydra-core")
+PACKAGES = ("numpy", "scipy", "pandas", "joblib", "threadpoolctl", "matplotlib", "hydra-core", "omegaconf",
+            "torch")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def cpu_model() -> str:
@@ -31,55 +37,54 @@ def cpu_model() -> str:
 
 
 def git_commit() -> str | None:
+    """HEAD's hash, with ``-dirty`` when tracked files differ from it; None outside a checkout."""
     try:
-        root = Path(__file__).resolve().parent.parent
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
                                capture_output=True, text=True, timeout=5)
-        if out.returncode != 0:
-            return None
-        return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return None
+    if out.returncode != 0:
+        return None
+    return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
-def gemm_gflops(dtype: str, threads: int, n: int = 1024, repeats: int = 5) -> float:
-    """The machine's matmul rate: median GFLOP/s of an n x n x n product at this thread budget.
-
-    The roofline the plots draw for GEMM-based strategies, measured in the run itself.
-    """
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((n, n)).astype(dtype)
-    b = rng.standard_normal((n, n)).astype(dtype)
-    times = []
-    with thread_budget(threads):
-        a @ b  # warm-up
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            a @ b
-            times.append(time.perf_counter() - t0)
-    return 2 * n ** 3 / float(np.median(times)) / 1e9
+def strategies_hash() -> str:
+    """sha256 over the path and bytes of every .py file under strategies/: the code that is measured."""
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "strategies").rglob("*.py")):
+        digest.update(str(path.relative_to(ROOT)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
-def describe_environment(dtype: str, threads: list[int]) -> dict:
-    """CPU, software versions, BLAS and its threads, and the GEMM rate per thread budget."""
+def package_versions() -> dict[str, str | None]:
     versions = {}
     for pkg in PACKAGES:
         try:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             versions[pkg] = None
+    return versions
+
+
+def code_version() -> dict:
+    """What resume pins: the commit, the strategies' hash and the package versions."""
+    return {"git_commit": git_commit(), "strategies_hash": strategies_hash(), "versions": package_versions()}
+
+
+def describe_environment(dtype: str, threads: list[int], fft_lengths=()) -> dict:
+    """CPU, software, BLAS and its threads, the code version, and the machine's ceilings per thread budget."""
     return {
+        "host": socket.gethostname(),
         "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
-        "cpus_available": available_cpus(),
+        "cpus_available": len(available_cpus()),
         "platform": platform.platform(),
         "python": sys.version.split()[0],
-        "versions": versions,
+        **code_version(),
         "blas": threadpool_info(),
-        "git_commit": git_commit(),
-        "gemm_gflops": {str(t): gemm_gflops(dtype, t) for t in threads},
-        "gemm_size": 1024,
+        **measure_ceilings(dtype, threads, fft_lengths),
         "transparent_hugepages": transparent_hugepages(),
         "malloc_environment": malloc_environment(),
         "first_touch": first_touch_probe(),

@@ -3,9 +3,10 @@
 Every figure is a pure function ``(summary, results, config, env) -> Figure`` of a
 run's tables (``summary`` from :func:`harness.summary.summarize`, ``results`` the raw
 rows) and its ``config.json`` / ``env.json`` dicts; nothing here reads or writes
-files.  The shared look (colours, titles, legends) is :mod:`harness.plots_style`;
-sweep-level figures are :mod:`harness.plots_sweep` (speedup, scaling) and
-:mod:`harness.plots_network`.
+files.  The shared look (colours, titles, legends) is :mod:`harness.plots.style`;
+sweep-level figures are :mod:`harness.plots.sweep` (speedup, scaling) and
+:mod:`harness.plots.network`.  Each figure keeps the table it drew as ``fig.data``, so
+tests read back what is on the page.
 
 Here shapes run down the y axis in sweep order, so long layer names stay readable,
 with one dot per strategy; a cell without a value is drawn as ``x <status>`` at the
@@ -21,9 +22,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.transforms import blended_transform_factory
 
-from .plots_style import (MISMATCH_COLOUR, NOT_MEASURED, facets, finish, key_handle, log_limits, new_figure, order,
-                          quartiles, readable_log_ticks, series_handles, strategy_colour, strategy_marker, styled)
-from .summary import GROUP
+from .style import (GROUP, MISMATCH_COLOUR, NOT_MEASURED, facets, finish, key_handle, log_limits, new_figure, order,
+                    quartiles, readable_log_ticks, series_handles, strategy_colour, strategy_marker, styled)
 
 
 def dot_figure(cells: pd.DataFrame, summary: pd.DataFrame, *, xlabel: str, vlines: dict | None = None) -> Figure:
@@ -92,11 +92,17 @@ def dot_figure(cells: pd.DataFrame, summary: pd.DataFrame, *, xlabel: str, vline
 
 
 def _timed_cells(summary: pd.DataFrame, results: pd.DataFrame) -> pd.DataFrame:
-    """Per summary row: median and quartile seconds for ok cells, and the status text for the rest."""
+    """Per summary row: median and quartile seconds for ok cells, the prediction of hopeless ones, the status text
+    of the rest, and the contest's flags as a tag."""
     q = quartiles(results).reindex(pd.MultiIndex.from_frame(summary[GROUP]))
     ok = (summary["status"] == "ok").to_numpy()
-    return pd.DataFrame({"t": np.where(ok, summary["median_s"], np.nan), "q25": np.where(ok, q["q25"], np.nan),
-                         "q75": np.where(ok, q["q75"], np.nan), "hollow": summary["noisy"].astype(bool),
+    hopeless = (summary["status"] == "hopeless").to_numpy()
+    flags = np.where(summary["contended"].fillna(False).astype(bool), "! contended", "")
+    flags = np.where(summary["uncontested"].fillna(False).astype(bool) & ok, "? uncontested", flags)
+    return pd.DataFrame({"t": np.where(ok, summary["median_s"], np.where(hopeless, summary["predicted_s"], np.nan)),
+                         "q25": np.where(ok, q["q25"], np.nan), "q75": np.where(ok, q["q75"], np.nan),
+                         "hollow": summary["noisy"].astype(bool) | hopeless,
+                         "tag": np.where(hopeless, "hopeless: predicted", flags),
                          "missing": summary["status"].map(NOT_MEASURED)}, index=summary.index)
 
 
@@ -117,13 +123,17 @@ def time_figure(summary: pd.DataFrame, results: pd.DataFrame, config: dict, env:
     """Median time per strategy and shape, whiskers from the 25th to the 75th percentile."""
     t = _timed_cells(summary, results)
     cells = pd.DataFrame({"x": t["t"] * 1e3, "lo": t["q25"] * 1e3, "hi": t["q75"] * 1e3,
-                          "hollow": t["hollow"], "missing": t["missing"]})
+                          "hollow": t["hollow"], "tag": t["tag"], "missing": t["missing"]})
     fig = dot_figure(cells, summary, xlabel="median time per call (ms, log)")
     keys = [
         key_handle("whisker: interquartile range", marker="_", markersize=10),
         *status_keys(summary)]
-    return finish(fig, "Time per layer", config, env, keys,
-                  series=series_handles(order(summary, "strategy")))
+    if (summary["status"] == "hopeless").any():
+        keys.append(key_handle("hollow + 'hopeless: predicted': not run, drawn at its predicted time", marker="o",
+                               markerfacecolor="white"))
+    fig = finish(fig, "Time per layer", config, env, keys, series=series_handles(order(summary, "strategy")))
+    fig.data = summary[GROUP].assign(ms=cells["x"], tag=cells["tag"])
+    return fig
 
 
 @styled
@@ -150,20 +160,17 @@ def efficiency_figure(summary: pd.DataFrame, results: pd.DataFrame, config: dict
 
 
 def pass_errors(results: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
-    """Per summary row: the largest relative error of the pass's quantities and that quantity's tolerance."""
-    first = results.groupby(GROUP, sort=False).first().reindex(pd.MultiIndex.from_frame(summary[GROUP]))
+    """Per summary row: the pass's quantity with the worst error/tolerance ratio, its error and its own tolerance."""
     rows = []
-    for (_, cell), (_, s) in zip(first.iterrows(), summary.iterrows()):
-        quantities = ["out"] if s["pass"] == "forward" else ["dx", "dw", "db"]
-        errors = {q: cell.get(f"err_{q}", np.nan) for q in quantities}
-        errors = {q: float(e) for q, e in errors.items() if pd.notna(e)}
-        if not errors:
-            rows.append((np.nan, np.nan))
+    for _, s in summary.iterrows():
+        pairs = {q: (s.get(f"err_{q}"), s.get(f"tol_{q}")) for q in ("out", "dx", "dw", "db")}
+        pairs = {q: (float(e), float(t)) for q, (e, t) in pairs.items() if pd.notna(e) and pd.notna(t) and t > 0}
+        if not pairs:
+            rows.append(("", np.nan, np.nan))
             continue
-        worst = max(errors, key=errors.get)
-        tol = float(cell.get("tolerance", np.nan))  # recorded by the harness for the worst quantity
-        rows.append((errors[worst], tol))
-    return pd.DataFrame(rows, columns=["error", "tolerance"], index=summary.index)
+        worst = max(pairs, key=lambda q: pairs[q][0] / pairs[q][1])
+        rows.append((worst, *pairs[worst]))
+    return pd.DataFrame(rows, columns=["quantity", "error", "tolerance"], index=summary.index)
 
 
 @styled
@@ -182,10 +189,11 @@ def accuracy_figure(summary: pd.DataFrame, results: pd.DataFrame, config: dict, 
                                markeredgecolor=MISMATCH_COLOUR, markersize=9))
     if cells["x"].isna().any():
         keys.append(key_handle("x <status>: not checked (unsupported, skipped or error)", marker="x"))
-    note = ("Error = max|a - ref| / max|ref| per quantity; forward shows out, backward the worst of dx, dw, db "
-            "(tick: that quantity's tolerance).")
-    return finish(fig, "Accuracy", config, env, keys, note,
-                  series=series_handles(order(summary, "strategy")))
+    note = ("Error = max|a - ref| / max|ref| per quantity; each cell shows the quantity of its pass closest to its "
+            "tolerance (the worst error/tolerance ratio), with that quantity's own tolerance as the tick.")
+    fig = finish(fig, "Accuracy", config, env, keys, note, series=series_handles(order(summary, "strategy")))
+    fig.data = summary[GROUP].join(err)
+    return fig
 
 
 def _mib(value) -> float:

@@ -1,4 +1,4 @@
-"""The whole network: forward + backward time of every conv layer, times its multiplicity.
+"""The whole network: the time of every conv layer in the passes the run measured, times its multiplicity.
 
 For sweeps whose layers carry a ``count`` (resnet18, resnet50, vgg16).  Each
 strategy's total uses its own median where it has an ok cell and the baseline's
@@ -13,11 +13,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from .plots_style import NotApplicable, facets, finish, new_figure, order, strategy_colour, styled
-from .summary import winner_sets
+from .style import CONTEST, NotApplicable, facets, finish, new_figure, order, passes_named, strategy_colour, styled
 
 BEST = "best per layer"
-PASS_ALPHA = {"forward": 1.0, "backward": 0.45}
+PASS_ALPHA = {"forward": 1.0, "backward_data": 0.7, "backward_filter": 0.55, "backward": 0.4}
 SUBSTITUTED_HATCH = "...."
 TIE_HATCH = "////"
 
@@ -37,7 +36,8 @@ def network_segments(summary: pd.DataFrame, baseline: str | None) -> pd.DataFram
     """
     contests = {key: g.set_index("strategy") for key, g in summary.groupby(["threads", "pass", "shape"])}
     counts = summary.groupby("shape")["count"].first()
-    ties = winner_sets(summary)
+    best = summary[summary["winner"] | summary["tied"]]
+    ties = {key: frozenset(g["strategy"]) for key, g in best.groupby(CONTEST, sort=False)}
     rows = []
     for t in facets(summary)[1]:
         for p in facets(summary)[0]:
@@ -103,7 +103,7 @@ def _bar_note(bar: str, g: pd.DataFrame, total: pd.Series, baseline: str | None,
 
 @styled
 def network_figure(summary: pd.DataFrame, results: pd.DataFrame, config: dict, env: dict) -> Figure:
-    """Whole-network time per strategy and for the best strategy per layer, forward + backward."""
+    """Whole-network time per strategy and for the best strategy per layer, in the passes the run measured."""
     if not has_layer_counts(summary, config):
         raise NotApplicable("no network figure: the sweep's layers have no multiplicities (count), "
                             "so they are not a network (try sweep=resnet18)")
@@ -139,10 +139,10 @@ def network_figure(summary: pd.DataFrame, results: pd.DataFrame, config: dict, e
             label.set_color(strategy_colour(bar) if bar != BEST else "black")
         ax.set_ylim(len(bars) - 0.5, -0.5)
         ax.grid(False, axis="y")
-        ax.set_xlabel(f"whole-network time per batch, forward + backward ({unit_name})")
+        ax.set_xlabel(f"whole-network time per batch, {passes_named(facets(summary)[0])} ({unit_name})")
         ax.set_title(f"{t} thread{'s' if t > 1 else ''}" if len(threads) > 1 else "")
     layers = int(summary.drop_duplicates("shape")["count"].sum())
-    handles = [Patch(facecolor="0.35", label="forward"), Patch(facecolor="0.35", alpha=0.45, label="backward"),
+    handles = [*(Patch(facecolor="0.35", alpha=PASS_ALPHA[p], label=p.replace("_", " ")) for p in facets(summary)[0]),
                Patch(facecolor="white", edgecolor="0.3", hatch=SUBSTITUTED_HATCH,
                      label="dotted: layers without an ok time of the strategy (declined, skipped, "
                            f"failed), at {baseline}'s time"),
@@ -160,7 +160,7 @@ def network_figure(summary: pd.DataFrame, results: pd.DataFrame, config: dict, e
 def _make_room(fig: Figure, notes: list, right: float) -> None:
     """One x range for every panel, wide enough that each note beside a bar ends inside its panel."""
     panels = list(dict.fromkeys(ax for ax, _, _ in notes))
-    limit = right * 1.05
+    limit = max(right * 1.05, 1e-9)   # nothing measured: an axis still
     for _ in range(4):
         for ax in panels:
             ax.set_xlim(0, limit)

@@ -20,20 +20,27 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
-from . import oracle
-from .summary import GROUP
+from strategies.passes import PASSES
+
+#: the summary's cell and contest keys (as harness.summary.GROUP and CONTEST: columns, not code)
+GROUP = ["shape", "strategy", "pass", "threads"]
+CONTEST = ["shape", "pass", "threads"]
 
 COLOURS = {"im2col": "#1f77b4", "fft": "#ff7f0e", "winograd": "#2ca02c", "parallel": "#9467bd",
-           "naive": "#8c564b"}
+           "naive": "#8c564b", "auto": "#e377c2",
+           "torch": "#4d4d4d"}   # the peer: a neutral dark grey, never one of ours
 #: names not above get a colour from here by a stable hash of the name
-FALLBACK_COLOURS = ["#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#393b79"]  # none close to the named ones
+FALLBACK_COLOURS = ["#17becf", "#bcbd22", "#393b79", "#8c6d31", "#637939"]  # none close to the named ones
+#: peers get their own marker too, so they read as a yardstick in every figure
+PEER_MARKERS = {"torch": "D"}
 #: a plain strategy is drawn with "o"; a variant (name[options]) with one of these, by hash of its spec
 VARIANT_MARKERS = ["s", "D", "^", "v", "P", "p", "h", "<"]  # no "x": it means "not measured"
 MISMATCH_COLOUR = "#d62728"
 RC = {"font.size": 8, "axes.titlesize": 9, "axes.labelsize": 8, "xtick.labelsize": 7.5,
       "ytick.labelsize": 7.5, "legend.fontsize": 7.5, "figure.titlesize": 9.5, "axes.grid": True,
       "grid.alpha": 0.3, "grid.linewidth": 0.5}
-NOT_MEASURED = {"unsupported": "unsupported", "skipped": "skipped", "error": "error", "mismatch": "mismatch"}
+NOT_MEASURED = {"unsupported": "unsupported", "skipped": "skipped", "hopeless": "hopeless", "error": "error",
+                "mismatch": "mismatch"}
 
 
 class NotApplicable(Exception):
@@ -72,6 +79,8 @@ def strategy_colour(spec: str) -> str:
 
 
 def strategy_marker(spec: str) -> str:
+    if strategy_name(spec) in PEER_MARKERS:
+        return PEER_MARKERS[strategy_name(spec)]
     if strategy_name(spec) == str(spec).strip():
         return "o"
     return VARIANT_MARKERS[zlib.crc32(str(spec).encode()) % len(VARIANT_MARKERS)]
@@ -84,7 +93,13 @@ def run_title(config: dict, env: dict) -> str:
     budget = f"{threads[0]} thread{'s' if threads[0] > 1 else ''}" if len(threads) == 1 else \
         "threads " + ", ".join(map(str, threads))
     sweep = (config.get("sweep") or {}).get("name", "sweep")
-    return f"{sweep} sweep · {config.get('dtype', 'float32')} · {budget} · {env.get('cpu_model', 'unknown CPU')}"
+    regime = f" · allocator {config['allocator']}" if config.get("allocator", "default") != "default" else ""
+    return f"{sweep} sweep · {config.get('dtype', 'float32')} · {budget}{regime} · {env.get('cpu_model', 'unknown CPU')}"
+
+
+def passes_named(passes) -> str:
+    """"forward + backward": the passes a figure shows, as its title says them."""
+    return " + ".join(p.replace("_", " ") for p in passes)
 
 
 def new_figure(width: float, height: float) -> Figure:
@@ -95,8 +110,8 @@ def new_figure(width: float, height: float) -> Figure:
 
 
 def facets(summary: pd.DataFrame) -> tuple[list[str], list[int]]:
-    """The passes (forward before backward) and thread budgets the panels are split by."""
-    passes = [p for p in oracle.PASSES if p in set(summary["pass"])]
+    """The passes (in strategies.passes order) and thread budgets the panels are split by."""
+    passes = [p for p in PASSES if p in set(summary["pass"])]
     return passes, sorted(int(t) for t in summary["threads"].unique())
 
 

@@ -1,6 +1,6 @@
-"""Figures across a sweep: speedup heatmaps (one run, or run b over run a), scaling, network totals.
+"""Figures across a sweep: speedup heatmaps (one run, or run b over run a) and scaling curves.
 
-Same contract and house rules as :mod:`harness.plots` (pure functions of the tables,
+Same contract and house rules as :mod:`harness.plots.cells` (pure functions of the tables,
 fixed strategy colours, nothing silently missing).  Winners and ties come from
 :func:`harness.summary.summarize` (its ``winner``/``tied`` columns); nothing here
 re-decides them.
@@ -17,9 +17,8 @@ from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import NullLocator
 from matplotlib.transforms import blended_transform_factory
 
-from .plots_style import (NOT_MEASURED, NotApplicable, facets, finish, key_handle, new_figure, order, quartiles,
+from .style import (GROUP, NOT_MEASURED, NotApplicable, facets, finish, key_handle, new_figure, order, quartiles,
                           readable_log_ticks, series_handles, strategy_colour, strategy_marker, styled)
-from .summary import GROUP
 
 HATCHED = {"facecolor": "0.93", "edgecolor": "0.65", "hatch": "////", "linewidth": 0}
 #: shape columns a scaling curve can run along, with their axis labels
@@ -88,7 +87,8 @@ def speedup_figure(summary: pd.DataFrame, results: pd.DataFrame, config: dict, e
     """Baseline median / cell median for every (shape, strategy), one panel per pass."""
     baseline = config.get("baseline")
     if baseline is None or baseline not in set(summary["strategy"]):
-        raise NotApplicable(f"no speedup figure: the baseline ({baseline}) is not in this run")
+        raise NotApplicable(f"no speedup figure: the baseline ({baseline}) is not in this run" if baseline else
+                            "no speedup figure: this run has no baseline (baseline=null, and im2col did not run)")
     marks = np.where(summary["winner"], "*", np.where(summary["tied"], "=", "")) + \
         np.where(summary["noisy"].astype(bool), "~", "")
     ok = summary["speedup"].notna()
@@ -126,9 +126,16 @@ def scaling_axis(summary: pd.DataFrame) -> str:
 
 
 @styled
-def scaling_figure(summary: pd.DataFrame, results: pd.DataFrame, config: dict, env: dict) -> Figure:
-    """Median time against the swept axis, log-log, a fitted power law per strategy."""
+def scaling_figure(summary: pd.DataFrame, results: pd.DataFrame, config: dict, env: dict,
+                   crossovers: pd.DataFrame | None = None) -> Figure:
+    """Median time against the swept axis, log-log, a fitted power law per strategy; ``crossovers``
+    (:func:`harness.crossovers.crossovers`) drawn as vertical lines, faint where within noise at one end.
+    The crossovers drawn are kept as ``fig.crossovers``."""
     axis = scaling_axis(summary)
+    crossovers = crossovers if crossovers is not None else pd.DataFrame(
+        columns=["pass", "threads", "faster_below", "faster_above", "crossover", "beyond_noise"])
+    ours = set(summary.loc[summary["role"] == "strategy", "strategy"])   # the peer's crossovers stay in the table
+    crossovers = crossovers[crossovers["faster_below"].isin(ours) & crossovers["faster_above"].isin(ours)]
     passes, threads = facets(summary)
     series = order(summary, "strategy")
     q = quartiles(results).reindex(pd.MultiIndex.from_frame(summary[GROUP]))
@@ -136,6 +143,7 @@ def scaling_figure(summary: pd.DataFrame, results: pd.DataFrame, config: dict, e
     fig = new_figure(max(6.5, 3.3 * len(passes) + 0.6), 3.0 * len(threads) + 1.6)
     axes = fig.subplots(len(threads), len(passes), squeeze=False)
     slopes: dict[str, list[str]] = {s: [] for s in series}
+    drawn = [crossovers.iloc[:0]]
     for r, t in enumerate(threads):
         for c, p in enumerate(passes):
             ax = axes[r][c]
@@ -173,6 +181,12 @@ def scaling_figure(summary: pd.DataFrame, results: pd.DataFrame, config: dict, e
             if (summary["status"] != "ok").any():  # room for the x marks below the data
                 ax.set_ylim(lo / (hi / lo) ** (0.08 * len(series) + 0.05), hi)
             readable_log_ticks(ax.yaxis)
+            here = crossovers[(crossovers["pass"] == p) & (crossovers["threads"] == t)]
+            for _, x in here.iterrows():   # where faster_above starts to beat faster_below
+                ax.axvline(x["crossover"], color="0.25" if x["beyond_noise"] else "0.7", linestyle=":", linewidth=1)
+                ax.annotate(f"{x['faster_above']} < {x['faster_below']}", (x["crossover"], 0.98), xycoords=edge,
+                            rotation=90, ha="right", va="top", fontsize=6, color=strategy_colour(x["faster_above"]))
+            drawn.append(here)
             ax.set_title(p + (f", {t} thread{'s' if t > 1 else ''}" if len(threads) > 1 else ""))
             ax.set_xlabel(f"{AXES[axis]} (log scale)")
             ax.set_ylabel("median time per call (ms, log)")
@@ -182,7 +196,11 @@ def scaling_figure(summary: pd.DataFrame, results: pd.DataFrame, config: dict, e
         h.set_label(f"{h.get_label()}: slope " + (", ".join(fitted) if fitted else "n/a (fewer than 2 points)"))
     missing = [key_handle("x at the bottom: not measured (status given)", marker="x")] \
         if (summary["status"] != "ok").any() else []
+    if len(crossovers):
+        missing.append(key_handle("dotted: crossover of two of ours, 'a < b' = a faster beyond it (faint: within "
+                                  "noise at one end); crossovers.csv has the peer's too", linestyle=":"))
     note = ("Slope = exponent b of a least-squares fit time ~ a * x^b on the ok cells (1: linear in the axis). "
             "Bars: interquartile range; hollow: noisy.")
     # with their slopes the labels are too long to sit beside the panels: all in the legend below
+    fig.crossovers = pd.concat(drawn, ignore_index=True)
     return finish(fig, f"Scaling with {AXES[axis]}", config, env, handles + missing, note)

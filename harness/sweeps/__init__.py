@@ -13,12 +13,15 @@ A sweep (one YAML file in ``conf/sweep/``) is either a list of ``layers`` or a
                                                       pad: [same]      # "same" = K // 2
 
 Layer keys: ``C, H, F`` required; ``W`` (default H), ``K`` or ``HH``/``WW``, ``stride``
-(1), ``pad`` (0 or "same"), ``N`` (the sweep's ``batch``), ``count`` (how often the
-layer occurs in the network, 1) and ``name``.  Every entry is checked with the
-strategies' own validation before any work starts; a bad one is an error naming it.
+(1), ``pad`` (0 or "same": K // 2, odd kernels only), ``N`` (the sweep's ``batch``),
+``count`` (how often the layer occurs in the network, 1) and ``name``; the schema is
+:class:`harness.config.SweepConfig`.  Every entry is checked with the strategies' own
+validation before any work starts; a bad one is an error naming it.
+``python -m harness.sweeps.from_model`` writes a layers sweep from a PyTorch model.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping
@@ -43,15 +46,23 @@ class Shape(ConvProblem):
         return d
 
 
-def expand_sweep(sweep: Mapping[str, Any]) -> list[Shape]:
-    """All shapes of a sweep config (layers or grid form), validated, names unique."""
+def _plain(value):
+    """A sweep or layer as a dict without its unset (None) keys; dataclasses and mappings alike."""
+    if dataclasses.is_dataclass(value):
+        value = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    return {k: v for k, v in dict(value).items() if v is not None}
+
+
+def expand_sweep(sweep) -> list[Shape]:
+    """All shapes of a sweep (a :class:`~harness.config.SweepConfig` or a mapping), validated, names unique."""
+    sweep = _plain(sweep)
     name = sweep.get("name", "sweep")
     batch = sweep.get("batch", 1)
     if "layers" in sweep:
         extra = sorted(set(sweep) & set(GRID_AXES) - {"N"})
         if extra:
             raise ValueError(f"sweep {name!r} has both layers and grid axes {extra}; use one form")
-        entries = [dict(e) for e in sweep["layers"]]
+        entries = [_plain(e) for e in sweep["layers"]]
     else:
         missing = [a for a in ("C", "H", "F", "K") if a not in sweep]
         if missing:
@@ -100,8 +111,9 @@ def _shape(entry: dict, batch, index: int) -> Shape:
             raise ValueError("missing the kernel size: give K or HH (and WW)")
         pad = entry.get("pad", 0)
         if pad == "same":
-            if HH != WW:
-                raise ValueError(f"pad 'same' needs a square kernel, got {HH}x{WW}")
+            if HH != WW or HH % 2 == 0:
+                raise ValueError(f"pad 'same' needs a square kernel of odd size (the output then has the "
+                                 f"input's size), got {HH}x{WW}")
             pad = HH // 2
         N, C, H, F = (_int(entry.get(k, batch if k == "N" else None), k) for k in ("N", "C", "H", "F"))
         W = _int(entry.get("W", H), "W")
