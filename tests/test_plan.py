@@ -147,6 +147,20 @@ def test_recommendation_marks_contended_and_uncontested_cells(tmp_path):
     assert "im2col" in table and "!?" in table
 
 
+def test_the_headline_says_how_the_plan_compares_with_the_peer(tmp_path):
+    """The plan (fft, 1 + 2 ms per step) against torch (1.5 + 1.5 ms): torch takes 1.0x; at 0.75 + 0.75 ms, 0.5x."""
+    for torch_s, expected in ((1.5e-3, 1.0), (0.75e-3, 0.5)):
+        cells = []
+        for p, (im2col, fft) in {"forward": (2e-3, 1e-3), "backward": (4e-3, 2e-3)}.items():
+            cells += [rows("a", "im2col", p, samples(im2col)), rows("a", "fft", p, samples(fft, seed=1)),
+                      rows("a", "torch", p, samples(torch_s, seed=2))]
+        run = fake_run(tmp_path, cells)
+        planned = plan_module.network_rows(run).set_index("row").loc["per-layer plan"]
+        assert planned["peer"] == "torch" and planned["peer_speedup"] == pytest.approx(expected, rel=0.03)
+        assert planned["peer_lo"] <= planned["peer_speedup"] <= planned["peer_hi"] and planned["peer_missing"] == 0
+        assert f"; torch takes {planned['peer_speedup']:.2f}x [" in plan_module.headline(run)
+
+
 def test_headline_and_report_section_say_the_speedup_and_the_rule(tmp_path):
     run = two_layer_run(tmp_path)
     line = plan_module.headline(run)

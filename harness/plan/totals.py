@@ -132,6 +132,12 @@ def network_rows(run) -> pd.DataFrame:
                 if base is not None and value is not None:
                     ref = base.get(p) if p != "training" else _training(base)
                     row[f"{p}_speedup"], row[f"{p}_lo"], row[f"{p}_hi"] = interval(ref, value)
+            peers = [s for s, (r, _) in entries.items() if r == "peer"]
+            if role == "plan" and peers:    # how the plan compares with the (first) peer, on the same resamples
+                peer = entries[peers[0]][1]
+                row["peer"] = peers[0]
+                row["peer_speedup"], row["peer_lo"], row["peer_hi"] = interval(_training(peer), train)
+                row["peer_missing"] = sum(v[2] + v[3] for p, v in peer.items() if p != "mixing")
             rows.append(row)
     return pd.DataFrame(rows)
 

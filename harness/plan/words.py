@@ -37,8 +37,12 @@ def headline(run) -> str:
         r = plan.iloc[0].to_dict()
         parts = [f"{PART_NAMES[p]} {_ratio(r, p)}" for p in parts_of(run.summary)]
         step = "a training step" if len(parts) > 1 else PART_NAMES[parts_of(run.summary)[0]]
+        versus = ""
+        if isinstance(r.get("peer"), str):
+            versus = (f"; {r['peer']} takes {_ratio(r, 'peer')} the plan's time" +
+                      (f" ({int(r['peer_missing'])} of its cells at {baseline}'s time)" if r["peer_missing"] else ""))
         phrases.append(f"{_budget(threads)}, {run.config.get('dtype', 'float32')}: per-layer plan "
-                       f"{_ratio(r, 'training')} faster than {baseline} for {step} ({', '.join(parts)})")
+                       f"{_ratio(r, 'training')} faster than {baseline} for {step} ({', '.join(parts)}){versus}")
     return f"{what}, " + "; ".join(phrases) if phrases else f"{what}: no per-layer plan (no measured cell)"
 
 
