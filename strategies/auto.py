@@ -49,20 +49,13 @@ import math
 from dataclasses import dataclass
 
 from .base import ConvStrategy
+from .auto_evidence import Evidence, key_of
 from .costs import Costs
 from .geometry import ConvProblem
 from .passes import GRADIENT_QUANTITY, GRADIENTS, PASS_WRT
 
 #: no plan: the BLAS- and FFT-backed strategies (naive's costs count flops, not Python's loops)
 DEFAULT_CANDIDATES = ("im2col", "fft", "winograd")
-#: the default accuracy budget, in units of the direct algorithm's tolerance on the same inputs (the judge's
-#: bound for im2col): float32 worst over ResNet-like 3x3 layers, measured: im2col 0.05, F(2x2,3x3) 0.06, fft 0.05,
-#: F(4x4,3x3) 0.32, F(6x6,3x3) 1.6, so by default the large-tile F(6x6) stays out of a training plan
-DEFAULT_ERROR_FACTOR = 1.0
-#: rates when the plan has none (only their ratio matters): a GEMM at 50 GFLOP/s, memory at 10 GB/s
-NOMINAL_RATES = (50e9, 10e9)
-DIMS = ("N", "C", "H", "W", "F", "HH", "WW", "stride", "pad")
-DISTANCE_DIMS = ("N", "C", "F", "H", "W", "pad")
 #: a predicted time (nearest or analytic) must beat the simpler choice, or the no-mixing one, by this much
 PREDICTED_TIE = 0.25
 #: how well founded a time is: measured, scaled from the nearest measured problem, analytic
@@ -85,10 +78,6 @@ def backward_pass(wrt) -> str:
     """The pass a ``wrt`` set is timed as (dx alone, dw and/or db alone, or both)."""
     wrt = frozenset(wrt)
     return "backward_data" if wrt == {"x"} else "backward_filter" if "x" not in wrt else "backward"
-
-
-def key_of(problem: ConvProblem) -> tuple:
-    return tuple(getattr(problem, d) for d in DIMS)
 
 
 class Auto(ConvStrategy):
@@ -124,16 +113,14 @@ class Auto(ConvStrategy):
         # the plan's cells at this thread budget (at the nearest budget it measured, if not this one)
         budget = min(budgets, key=lambda t: (abs(t - self.threads), t), default=self.threads)
         cells = [c for c in self.plan.get("cells", []) if int(c["threads"]) == budget]
-        self._cells = {(key_of(ConvProblem(**c["problem"])), c["pass"], c["dtype"]): c for c in cells}
         specs = {label: (e["name"], e.get("options") or {}) for c in cells for label, e in c["entrants"].items()}
         if not self.plan:
             specs = {name: (name, {}) for name in DEFAULT_CANDIDATES if name in STRATEGIES}
         self._strategies = {label: STRATEGIES[n](**o) for label, (n, o) in specs.items() if n in STRATEGIES}
+        self._evidence = Evidence(self.plan, cells, self._strategies, self.threads, max_error)
         order = list(self.plan.get("simplicity", [])) + sorted(self._strategies)
         self._rank = {label: order.index(label) for label in self._strategies}
         self._choices: dict = {}
-        self._efficiency: dict = {}
-        self._work_of: dict = {}
         self._reasons: dict = {}
         self._last: tuple = ()
 
@@ -169,7 +156,7 @@ class Auto(ConvStrategy):
         if not any(s.skip_reason(problem.x_shape, problem.w_shape, problem.conv_param) is None
                    for s in self._strategies.values()):
             return f"no strategy of its plan computes it (candidates: {', '.join(self._strategies) or 'none'})"
-        for dtype in sorted({key[2] for key in self._cells} or {"float32"}):
+        for dtype in sorted({key[2] for key in self._evidence.cells} or {"float32"}):
             try:
                 made_by = self._choose(problem, "forward", dtype).labels["out"]
                 for pass_ in ("backward_data", "backward_filter", "backward"):
@@ -228,7 +215,7 @@ class Auto(ConvStrategy):
     def _choose(self, problem: ConvProblem, pass_: str, dtype: str, made_by: str | None = None) -> Choice:
         key = (key_of(problem), pass_, dtype, made_by)
         if key not in self._choices:
-            if not any(self._accepts(s, problem) for s in self._strategies):
+            if not any(self._evidence.accepts(s, problem) for s in self._strategies):
                 self._check_supported(problem)
             self._choices[key] = self._forward_choice(problem, dtype) if pass_ == "forward" else \
                 self._backward_choice(problem, pass_, dtype, made_by)
@@ -237,7 +224,7 @@ class Auto(ConvStrategy):
     def _forward_choice(self, problem, dtype) -> Choice:
         """The plan's winner; among tied ones, the least training step (its forward and the backward after it),
         then the simpler."""
-        times, how, why, winners = self._times(problem, "forward", dtype)
+        times, how, why, winners = self._evidence.times(problem, "forward", dtype)
         if not times:
             raise ValueError(f"auto has no candidate within its accuracy budget for {problem} forward")
         tied = [s for s in winners if s in times] or self._within_tie(times, how)
@@ -255,10 +242,10 @@ class Auto(ConvStrategy):
     def _backward_options(self, problem, pass_, dtype, made_by) -> tuple[dict, tuple]:
         """combo of (part, label) -> predicted seconds of the backward, the forwards that mixing needs included
         (a member of a measured winner set at the winner's time); and the times' source (how, why)."""
-        forward = self._times(problem, "forward", dtype, accuracy=False)[0]
+        forward = self._evidence.times(problem, "forward", dtype, accuracy=False)[0]
         parts = ["backward_data", "backward_filter"] if pass_ == "backward" else [pass_]
-        per_part = {p: self._times(problem, p, dtype) for p in parts}
-        whole = self._times(problem, "backward", dtype) if pass_ == "backward" else None
+        per_part = {p: self._evidence.times(problem, p, dtype) for p in parts}
+        whole = self._evidence.times(problem, "backward", dtype) if pass_ == "backward" else None
         # the whole backward's times and the parts' are each used where they are the better founded
         rank_whole = HOW_RANK[whole[1]] if whole is not None and whole[0] else math.inf
         rank_parts = max(HOW_RANK[per_part[p][1]] if per_part[p][0] else math.inf for p in parts)
@@ -304,117 +291,12 @@ class Auto(ConvStrategy):
         near = [k for k, t in times.items() if t <= best * (1 + margin)]
         return sorted(near, key=lambda k: self._rank[k] if k in self._rank else 0)
 
-    def _times(self, problem, pass_, dtype, accuracy=True) -> tuple[dict, str, str, list]:
-        """(label -> seconds of the candidates, how, why, the plan's winner set) by the first way that has any."""
-        usable = [s for s in self._strategies if self._accepts(s, problem) and
-                  (not accuracy or self._accurate(s, problem, pass_, dtype))]
-        cell = self._cells.get((key_of(problem), pass_, dtype))
-        if cell is not None:
-            times = {s: cell["entrants"][s]["median_s"] for s in usable if s in cell["entrants"]}
-            if times:
-                return times, "plan", f"measured on {cell['shape']}{_marks(cell)}", list(cell["winners"])
-        # the nearest problem measured in this pass; dx or dw never timed apart: in the whole backward
-        for measured_as in [pass_] + (["backward"] if pass_ in ("backward_data", "backward_filter") else []):
-            near = self._nearest(problem, measured_as, dtype, usable)
-            if near is None:
-                continue
-            cell, distance = near
-            ref = ConvProblem(**cell["problem"])
-            times = {s: cell["entrants"][s]["median_s"] * self._work(s, problem, pass_, dtype) /
-                     self._work(s, ref, measured_as, dtype) for s in usable if s in cell["entrants"]}
-            whose = cell["shape"] + ("" if measured_as == pass_ else "'s backward")
-            return times, "nearest", f"scaled from {whose} (log2 distance {distance:.2f}){_marks(cell)}", []
-        efficiency = self._efficiencies(dtype)
-        times = {s: self._work(s, problem, pass_, dtype) * efficiency.get(s, math.nan) for s in usable}
-        times = {s: t for s, t in times.items() if math.isfinite(t)}
-        basis = "times the plan's measured time per unit of work" if self.plan else "at nominal rates (no plan)"
-        return times, "analytic", f"analytic costs {basis}", []
-
-    def _accepts(self, label, problem) -> bool:
-        return self._strategies[label].skip_reason(problem.x_shape, problem.w_shape, problem.conv_param) is None
-
-    def _class(self, problem, pass_, dtype) -> list:
-        return [c for (k, p, d), c in self._cells.items() if p == pass_ and d == dtype and
-                (k[5], k[6], k[7]) == (problem.HH, problem.WW, problem.stride)]
-
-    def _errors(self, label, problem, pass_, dtype) -> list:
-        """label's measured errors for ``pass_`` on every problem of the problem's class (the exact one among
-        them): the worst of them is what new inputs of the class may meet."""
-        return [c["entrants"][label] for c in self._class(problem, pass_, dtype) if label in c["entrants"]]
-
-    def _accurate(self, label, problem, pass_, dtype) -> bool:
-        """Within the accuracy budget (the worst measured error); dx or dw not measured apart are judged by
-        the whole backward's cells (every gradient: the stricter), the whole backward by both parts'."""
-        known = self._errors(label, problem, pass_, dtype)
-        if not known and pass_ != "forward":
-            found = [self._errors(label, problem, q, dtype) for q in
-                     (["backward"] if pass_ != "backward" else ["backward_data", "backward_filter"])]
-            known = sum(found, []) if all(found) else []
-        if not known:
-            return self._strategies[label].family == "direct"
-        worst = max(e["error"] if self.max_error is not None else e["error_ratio"] for e in known)
-        return worst <= (self.max_error if self.max_error is not None else DEFAULT_ERROR_FACTOR)
-
-    def _nearest(self, problem, pass_, dtype, usable):
-        here = [math.log2(getattr(problem, d) + (d == "pad")) for d in DISTANCE_DIMS]
-        best = None
-        for cell in self._class(problem, pass_, dtype):
-            if not any(s in cell["entrants"] for s in usable):
-                continue
-            there = [math.log2(cell["problem"][d] + (d == "pad")) for d in DISTANCE_DIMS]
-            distance = math.dist(here, there)
-            if best is None or distance < best[1]:
-                best = (cell, distance)
-        return best
-
-    def _work(self, label, problem, pass_, dtype) -> float:
-        """Analytic seconds: flops / GEMM rate + bytes / bandwidth at the plan's rates for this budget
-        (a strategy that does not describe its costs: the direct algorithm's products alone)."""
-        machine = self.plan.get("machine") or {}
-        gemm = (machine.get("gemm_gflops") or {}).get(str(self.threads))
-        bandwidth = (machine.get("bandwidth_gb_per_s") or {}).get(str(self.threads))
-        gemm = float(gemm) * 1e9 if gemm else NOMINAL_RATES[0]
-        bandwidth = float(bandwidth) * 1e9 if bandwidth else NOMINAL_RATES[1]
-        key = (label, key_of(problem), pass_, dtype)
-        if key not in self._work_of:   # costs are pure but not free (~ms): once per problem
-            try:
-                costs = self._strategies[label].costs(problem.x_shape, problem.w_shape, problem.conv_param, pass_,
-                                                      dtype)
-                self._work_of[key] = costs.flops / gemm + costs.bytes_moved / bandwidth
-            except NotImplementedError:
-                products = 2 if pass_ == "backward" else 1
-                self._work_of[key] = products * 2.0 * math.prod(problem.w_shape) * problem.N * problem.out_h * \
-                    problem.out_w / gemm
-        return self._work_of[key]
-
-    def _efficiencies(self, dtype) -> dict:
-        """Per strategy: the median of measured time / analytic work over the plan's cells of ``dtype`` (of any
-        dtype when it has none; 1 for every candidate without a plan)."""
-        if dtype not in self._efficiency:
-            ratios = {d: {s: [] for s in self._strategies} for d in (dtype, None)}
-            for (k, p, d), cell in self._cells.items():
-                for s, e in cell["entrants"].items():
-                    if s in self._strategies:
-                        ratio = e["median_s"] / self._work(s, ConvProblem(*k), p, d)
-                        ratios[None][s].append(ratio)
-                        if d == dtype:
-                            ratios[dtype][s].append(ratio)
-            found = ratios[dtype] if any(ratios[dtype].values()) else ratios[None]
-            self._efficiency[dtype] = {s: sorted(r)[len(r) // 2] for s, r in found.items() if r} if self.plan \
-                else {s: 1.0 for s in self._strategies}
-        return self._efficiency[dtype]
-
 
 def _as_tied(times: tuple, label: str) -> float:
-    """A strategy's time from ``_times``; a member of the plan's winner set counts at the winner's time
+    """A strategy's time from :meth:`Evidence.times`; a member of the plan's winner set counts at the winner's time
     (tied within noise by the harness's rule: equal), so the simpler of them is taken."""
     seconds, _, _, winners = times
     if label not in seconds:
         return math.inf
     tied = [seconds[w] for w in winners if w in seconds]
     return min(tied) if label in winners and tied else seconds[label]
-
-
-def _marks(cell) -> str:
-    marks = [m for m in ("contended", "uncontested", "noisy") if cell.get(m)]
-    return f" ({', '.join(marks)})" if marks else ""

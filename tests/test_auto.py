@@ -10,7 +10,8 @@ import pytest
 from conftest import make_inputs
 from harness import oracle
 from strategies import get_strategy
-from strategies.auto import DEFAULT_ERROR_FACTOR, PREDICTED_TIE, backward_pass
+from strategies.auto import PREDICTED_TIE, backward_pass
+from strategies.auto_evidence import DEFAULT_ERROR_FACTOR
 from strategies.passes import PASS_WRT
 from strategies.phases import recording
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from strategies.auto import DEFAULT_ERROR_FACTOR
+from strategies.auto_evidence import DEFAULT_ERROR_FACTOR
 
 from ..summary import measured
 from .recommend import recommendation, regret_lines
