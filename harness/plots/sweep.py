@@ -125,6 +125,38 @@ def scaling_axis(summary: pd.DataFrame) -> str:
                         "e.g. python run.py sweep=grid 'sweep.C=[16,32,64]'")
 
 
+def _scaling_series(ax, edge, cells: pd.DataFrame, axis: str, strategy: str, j: int) -> float | None:
+    """One strategy's cells along the axis in one panel: medians with IQR whiskers (hollow where noisy), an x at
+    the bottom for each cell without a time (its status said once); returns the fitted log-log slope."""
+    ok = cells[(cells["status"] == "ok") & (cells["median_s"] > 0)]
+    colour, marker = strategy_colour(strategy), strategy_marker(strategy)
+    whiskers = np.clip([ok["median_s"] - ok["q25"], ok["q75"] - ok["median_s"]], 0, None) * 1e3
+    ax.errorbar(ok[axis], ok["median_s"] * 1e3, yerr=whiskers, color=colour, capsize=2, linewidth=1.2)
+    for _, point in ok.iterrows():  # markers one by one: hollow where noisy, as in every figure
+        ax.plot([point[axis]], [point["median_s"] * 1e3], marker=marker, markersize=5, color=colour,
+                markerfacecolor="white" if point["noisy"] else colour, linestyle="")
+    labelled = set()
+    for _, cell in cells[~cells.index.isin(ok.index)].iterrows():
+        ax.plot([cell[axis]], [0.04 + 0.06 * j], marker="x", color=colour, transform=edge, markersize=6)
+        if cell["status"] not in labelled:  # each status once per strategy: the x marks say where
+            labelled.add(cell["status"])
+            ax.annotate(NOT_MEASURED.get(cell["status"], cell["status"]), (cell[axis], 0.04 + 0.06 * j),
+                        xycoords=edge, xytext=(4, 0), textcoords="offset points", fontsize=6.5,
+                        color=colour, va="center")
+    if ok[axis].nunique() < 2:
+        return None
+    return float(np.polyfit(np.log(ok[axis].astype(float)), np.log(ok["median_s"]), 1)[0])
+
+
+def _crossover_lines(ax, edge, crossovers: pd.DataFrame) -> None:
+    """A dotted vertical per crossover, where ``faster_above`` starts to beat ``faster_below`` (faint: within noise
+    at one end)."""
+    for _, x in crossovers.iterrows():
+        ax.axvline(x["crossover"], color="0.25" if x["beyond_noise"] else "0.7", linestyle=":", linewidth=1)
+        ax.annotate(f"{x['faster_above']} < {x['faster_below']}", (x["crossover"], 0.98), xycoords=edge,
+                    rotation=90, ha="right", va="top", fontsize=6, color=strategy_colour(x["faster_above"]))
+
+
 @styled
 def scaling_figure(summary: pd.DataFrame, results: pd.DataFrame, config: dict, env: dict,
                    crossovers: pd.DataFrame | None = None) -> Figure:
@@ -150,26 +182,9 @@ def scaling_figure(summary: pd.DataFrame, results: pd.DataFrame, config: dict, e
             edge = blended_transform_factory(ax.transData, ax.transAxes)
             for j, s in enumerate(series):
                 cells = summary[(summary["strategy"] == s) & (summary["pass"] == p) & (summary["threads"] == t)]
-                cells = cells.sort_values(axis)
-                ok = cells[(cells["status"] == "ok") & (cells["median_s"] > 0)]
-                colour, marker = strategy_colour(s), strategy_marker(s)
-                whiskers = np.clip([ok["median_s"] - ok["q25"], ok["q75"] - ok["median_s"]], 0, None) * 1e3
-                ax.errorbar(ok[axis], ok["median_s"] * 1e3, yerr=whiskers, color=colour, capsize=2, linewidth=1.2)
-                for _, point in ok.iterrows():  # markers one by one: hollow where noisy, as in every figure
-                    ax.plot([point[axis]], [point["median_s"] * 1e3], marker=marker, markersize=5, color=colour,
-                            markerfacecolor="white" if point["noisy"] else colour, linestyle="")
-                labelled = set()
-                for _, cell in cells[~cells.index.isin(ok.index)].iterrows():
-                    ax.plot([cell[axis]], [0.04 + 0.06 * j], marker="x", color=colour, transform=edge, markersize=6)
-                    if cell["status"] not in labelled:  # each status once per strategy: the x marks say where
-                        labelled.add(cell["status"])
-                        ax.annotate(NOT_MEASURED.get(cell["status"], cell["status"]), (cell[axis], 0.04 + 0.06 * j),
-                                    xycoords=edge, xytext=(4, 0), textcoords="offset points", fontsize=6.5,
-                                    color=colour, va="center")
-                if ok[axis].nunique() >= 2:
-                    slope = np.polyfit(np.log(ok[axis].astype(float)), np.log(ok["median_s"]), 1)[0]
-                    where = p + (f" @{t}t" if len(threads) > 1 else "")
-                    slopes[s].append(f"{where} {slope:.2f}")
+                slope = _scaling_series(ax, edge, cells.sort_values(axis), axis, s, j)
+                if slope is not None:
+                    slopes[s].append(p + (f" @{t}t" if len(threads) > 1 else "") + f" {slope:.2f}")
             ax.set_xscale("log")
             ax.set_yscale("log")
             values = sorted(summary[axis].unique())
@@ -182,10 +197,7 @@ def scaling_figure(summary: pd.DataFrame, results: pd.DataFrame, config: dict, e
                 ax.set_ylim(lo / (hi / lo) ** (0.08 * len(series) + 0.05), hi)
             readable_log_ticks(ax.yaxis)
             here = crossovers[(crossovers["pass"] == p) & (crossovers["threads"] == t)]
-            for _, x in here.iterrows():   # where faster_above starts to beat faster_below
-                ax.axvline(x["crossover"], color="0.25" if x["beyond_noise"] else "0.7", linestyle=":", linewidth=1)
-                ax.annotate(f"{x['faster_above']} < {x['faster_below']}", (x["crossover"], 0.98), xycoords=edge,
-                            rotation=90, ha="right", va="top", fontsize=6, color=strategy_colour(x["faster_above"]))
+            _crossover_lines(ax, edge, here)
             drawn.append(here)
             ax.set_title(p + (f", {t} thread{'s' if t > 1 else ''}" if len(threads) > 1 else ""))
             ax.set_xlabel(f"{AXES[axis]} (log scale)")
