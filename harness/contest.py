@@ -6,10 +6,13 @@ The steps, each of which can end a cell (see :mod:`harness.cell` for the statuse
    running another entrant's code is not raced (:func:`harness.variants.racers`);
 2. sizes: inputs or a strategy's analytic workspace beyond the memory available -> ``skipped``;
 3. the inputs (inside the contest's error handling: a MemoryError is that contest's rows);
-4. the oracle on the contest's own inputs, returns checked against the contract (:mod:`harness.checks`);
-5. a prediction per entrant (:mod:`harness.predict`); in order of it, each entrant's cold
-   call and warm-up, unless one call would exceed the cell budget (``skipped``) or it is
-   predicted ``hopeless_factor`` times slower than the fastest entrant already warmed up;
+4. a prediction per entrant (:mod:`harness.predict`, a probe call never running past its limit);
+5. in order of prediction, each entrant unless one call would exceed the cell budget
+   (``skipped``) or it is predicted ``hopeless_factor`` times slower than the fastest entrant
+   already warmed up (``hopeless``): the oracle on the contest's own inputs, the returns
+   checked against the contract (:mod:`harness.checks`; ``mismatch`` or ``error``), then its
+   cold call and warm-up.  Only cells that are timed are judged: a hopeless cell is never
+   run whole (the naive loops' check alone took a minute on a ResNet layer);
 6. rounds: each entrant takes one sample per round (a block of calls), in an order rotated
    every round (A B C, B C A, C A B, ...), so whatever drifts over time (allocation
    history, the host) lands on every entrant alike; an entrant leaves the rounds once it
@@ -148,12 +151,6 @@ def _timed_call(strategy, data: ShapeData, pass_: str):
 
 def _measure(cells, contest: Contest, data: ShapeData, settings: CellSettings, on_cell) -> None:
     timing, pass_ = settings.timing, contest.pass_
-    for cell in (c for c in cells if c.pending):
-        on_cell(cell)
-        cell.verdict = _guarded(cell, settings, lambda: judge(cell.strategy, data, pass_))
-        if cell.verdict is not None and cell.verdict.failures:
-            cell.end("mismatch", "; ".join(cell.verdict.failures))
-            log.error("MISMATCH %s %s: %s", contest, cell.label, cell.reason)
     limit = timing.cell_budget_seconds / 10
     for cell in (c for c in cells if c.pending):
         on_cell(cell)
@@ -175,25 +172,33 @@ def _warm_up(cells, data: ShapeData, settings: CellSettings, on_cell) -> None:
     fastest, fastest_label = math.inf, ""
     for cell in order:
         threshold = min(timing.cell_budget_seconds, timing.hopeless_factor * fastest)
-        if cell.prediction.seconds > threshold and not cell.prediction.measured:
-            on_cell(cell)       # decisive: check it on larger probes before deciding
+        p = cell.prediction
+        if not p.measured and (p.seconds > threshold or p.stopped) and not (p.stopped and p.spent >= threshold):
+            on_cell(cell)       # decisive: check it on larger probes (up to the threshold's seconds) before deciding
             again = _guarded(cell, settings, lambda: predict(cell.strategy, data, cell.contest.pass_,
-                                                              timing.probe_seconds, timing.cell_budget_seconds / 10,
-                                                              threshold))
+                                                              timing.probe_seconds, threshold, threshold))
             if again is None:
                 continue
             cell.prediction = again
             cell.decision_seconds += again.spent
         predicted = cell.prediction.seconds
+        stopped = f" (a probe call was stopped after {cell.prediction.spent:.2g} s)" if cell.prediction.stopped else ""
         if predicted > timing.hopeless_factor * fastest:   # a rival was measured: say how far behind
-            cell.end("hopeless", f"predicted {predicted:.3g} s per call, {predicted / fastest:.0f}x {fastest_label}'s "
-                                 f"{fastest:.3g} s here (over timing.hopeless_factor {timing.hopeless_factor:g})")
+            cell.end("hopeless", f"predicted {predicted:.3g} s per call{stopped}, {predicted / fastest:.0f}x "
+                                 f"{fastest_label}'s {fastest:.3g} s here (over timing.hopeless_factor "
+                                 f"{timing.hopeless_factor:g})")
             continue
         if predicted > timing.cell_budget_seconds:
-            cell.end("skipped", f"one call predicted {predicted:.3g} s > cell budget "
+            cell.end("skipped", f"one call predicted {predicted:.3g} s{stopped} > cell budget "
                                 f"{timing.cell_budget_seconds:g} s (timing.cell_budget_seconds)")
             continue
         on_cell(cell)
+        cell.verdict = _guarded(cell, settings, lambda: judge(cell.strategy, data, cell.contest.pass_))
+        if cell.verdict is not None and cell.verdict.failures:
+            cell.end("mismatch", "; ".join(cell.verdict.failures))
+            log.error("MISMATCH %s %s: %s", cell.contest, cell.label, cell.reason)
+        if not cell.pending:
+            continue
 
         def start():
             cell.call = _timed_call(cell.strategy, data, cell.contest.pass_)

@@ -6,8 +6,12 @@ layer (then the "prediction" is a measurement).  Only a call still short of that
 whole layer's size is extrapolated, linearly in the direct algorithm's flops from the
 largest probe: fixed costs (a plan, a kernel transform, a thread hand-off) are then a small
 part of the probe's time, which is what sank the earlier two-point fits (off by 50-500x
-on FFT and parallel cells).  The probing is bounded: a probe that alone runs past
-``limit`` seconds stops it, and its extrapolation is the prediction.
+on FFT and parallel cells).  The probing is bounded: probing stops once it has run ``limit``
+seconds, and its extrapolation is the prediction; a single probe call still running at
+``limit`` is stopped there (a nested :func:`harness.watchdog.deadline`), and since the whole
+layer is at least as much work as the probe, the prediction is then at least the time it
+ran (``stopped``: the naive loops on a big layer are ruled out in a fraction of a second
+instead of running one call of tens of seconds to find out).
 
 The prediction decides only the cells it must (``skipped``: one call over the cell budget;
 ``hopeless``: far slower than the contest's fastest entrant); every measured cell records
@@ -23,6 +27,7 @@ import numpy as np
 from strategies.passes import PASS_QUANTITIES, PASS_WRT
 
 from . import oracle
+from .watchdog import deadline
 from .inputs import ShapeData
 from .sweeps import Shape
 
@@ -32,6 +37,11 @@ class Prediction:
     seconds: float        # predicted seconds of one call of the whole layer
     measured: bool        # the last probe was the whole layer
     spent: float          # seconds the probing took
+    stopped: bool = False  # a probe call ran past the limit and was stopped: ``seconds`` is a lower bound
+
+
+class ProbeStopped(Exception):
+    """A probe call ran past the predictor's limit."""
 
 
 def _reduced(shape: Shape, images: int, out_rows: int) -> Shape:
@@ -94,9 +104,15 @@ def predict(strategy, data: ShapeData, pass_: str, target: float, limit: float,
     for probe in probe_sizes(data.shape):
         if strategy.skip_reason(probe.x_shape, probe.w_shape, probe.conv_param) is not None:
             continue  # the strategy declines the reduced problem: try a larger one
-        if not points:
-            one_call(strategy, data, probe, pass_)          # first touch, plans: not part of the estimate
-        seconds = one_call(strategy, data, probe, pass_)
+        try:
+            with deadline(max(limit - (time.perf_counter() - started), 1e-3), ProbeStopped):
+                if not points:
+                    one_call(strategy, data, probe, pass_)  # first touch, plans: not part of the estimate
+                seconds = one_call(strategy, data, probe, pass_)
+        except ProbeStopped:
+            spent = time.perf_counter() - started
+            bound = max(spent, extrapolate([(oracle.flops(probe, quantities) or 1, spent)], full))
+            return Prediction(bound, False, spent, stopped=True)
         if probe.N == data.shape.N and probe.H == data.shape.H:
             return Prediction(seconds, True, time.perf_counter() - started)
         points.append((oracle.flops(probe, quantities) or 1, seconds))

@@ -63,7 +63,9 @@ def test_a_hopeless_entrant_is_not_run_but_drawn_at_its_prediction(tmp_path, slo
                                       timing={"hopeless_factor": 5.0}), tmp_path / "r")
     s = summary_of(run)
     assert (s.xs("slow", level="strategy")["status"] == "hopeless").all()
-    assert s.loc[("a", "slow", "forward"), "predicted_s"] >= 0.02
+    for shape in ("a", "b"):       # drawn at its prediction, which the rule put over 5x the fastest (a probe call
+        slow_s = s.loc[(shape, "slow", "forward"), "predicted_s"]      # stopped at its limit: a lower bound)
+        assert slow_s > 5 * s.loc[(shape, "im2col", "forward"), "median_s"]
     assert "over timing.hopeless_factor 5" in s.loc[("a", "slow", "forward"), "reason"]
     assert s.loc[("a", "im2col", "forward"), "uncontested"]          # the only strategy measured there
     assert s.loc[("a", "im2col", "forward"), "entrants_skipped"] == 1
@@ -103,6 +105,50 @@ def test_the_probe_grows_until_a_call_takes_the_target_and_extrapolates_only_the
     assert not short.measured and short.seconds > 0       # stopped at the first probe and extrapolated
     sizes = list(predict.probe_sizes(shape))
     assert (sizes[0].N, sizes[0].out_h) == (1, 1) and (sizes[-1].N, sizes[-1].H) == (8, 32)
+
+
+class Glacial(Im2col):
+    """Correct, but 3 s a call whatever the size: only a stopped probe keeps it from costing seconds."""
+    name = "glacial"
+    checked = 0
+
+    def _forward(self, x, w, b, problem):
+        time.sleep(3.0)
+        return super()._forward(x, w, b, problem)
+
+    def _backward(self, dout, problem, saved, wrt):
+        time.sleep(3.0)
+        return super()._backward(dout, problem, saved, wrt)
+
+
+def test_a_probe_call_past_the_limit_is_stopped_and_bounds_the_prediction():
+    shape = expand_sweep({"name": "s", "batch": 2, "layers": [{"name": "l", "C": 2, "H": 8, "F": 2, "K": 3,
+                                                               "pad": 1}]})[0]
+    data = ShapeData(shape, "float32", 0, False, 0.5)
+    t0 = time.perf_counter()
+    p = predict.predict(Glacial(), data, "forward", target=0.02, limit=0.2)
+    assert time.perf_counter() - t0 < 1.0                     # not the 3 s (twice: first touch) of the call
+    assert p.stopped and not p.measured and p.seconds >= p.spent >= 0.2
+
+
+def test_a_glacial_entrant_is_hopeless_in_under_a_second_and_never_judged(tmp_path, monkeypatch):
+    monkeypatch.setitem(strategies.STRATEGIES, "glacial", Glacial)
+    judged = []
+    import harness.contest as contest
+    real = contest.judge
+    monkeypatch.setattr(contest, "judge", lambda strategy, data, pass_: judged.append(strategy.label) or
+                        real(strategy, data, pass_))
+    one = {"name": "one", "batch": 2, "layers": [{"name": "l", "C": 2, "H": 8, "F": 2, "K": 3, "pad": 1}]}
+    t0 = time.perf_counter()
+    run = experiment.main(tiny_config(sweep=one, strategies=["im2col", "glacial"], passes=["forward", "backward"],
+                                      timing={"hopeless_factor": 20.0, "cell_budget_seconds": 2.0}), tmp_path / "r")
+    s = summary_of(run)
+    assert (s.xs("glacial", level="strategy")["status"] == "hopeless").all()
+    assert s.xs("glacial", level="strategy")["reason"].str.contains("a probe call was stopped after").all()
+    assert set(judged) == {"im2col"}                         # only the timed cells are run whole and judged
+    cells = load_results(run).groupby(["strategy", "pass"])["decision_seconds"].first()
+    assert cells.loc["glacial"].max() < 1.5                  # a decision, not a 3 s call (or 6 s with the judge)
+    assert time.perf_counter() - t0 < 30
 
 
 def test_a_duplicate_racer_is_not_raced(tmp_path):
