@@ -6,7 +6,7 @@ The steps, each of which can end a cell (see :mod:`harness.cell` for the statuse
    running another entrant's code is not raced (:func:`harness.variants.racers`);
 2. sizes: inputs or a strategy's analytic workspace beyond the memory available -> ``skipped``;
 3. the inputs (inside the contest's error handling: a MemoryError is that contest's rows);
-4. a prediction per entrant (:mod:`harness.predict`, a probe call never running past its limit);
+4. a prediction per entrant (:mod:`harness.predict`);
 5. in order of prediction, each entrant unless one call would exceed the cell budget
    (``skipped``) or it is predicted ``hopeless_factor`` times slower than the fastest entrant
    already warmed up (``hopeless``): the oracle on the contest's own inputs, the returns
@@ -173,23 +173,25 @@ def _warm_up(cells, data: ShapeData, settings: CellSettings, on_cell) -> None:
     for cell in order:
         threshold = min(timing.cell_budget_seconds, timing.hopeless_factor * fastest)
         p = cell.prediction
-        if not p.measured and (p.seconds > threshold or p.stopped) and not (p.stopped and p.spent >= threshold):
-            on_cell(cell)       # decisive: check it on larger probes (up to the threshold's seconds) before deciding
+        # decisive: check a prediction from short probes on larger ones before deciding (one from a probe call of
+        # a tenth of the cell budget stands: fixed costs are then a small part of it, and more probing costs seconds)
+        if p.seconds > threshold and not p.measured and p.last_call < timing.cell_budget_seconds / 10:
+            on_cell(cell)
             again = _guarded(cell, settings, lambda: predict(cell.strategy, data, cell.contest.pass_,
-                                                              timing.probe_seconds, threshold, threshold))
+                                                              timing.probe_seconds, timing.cell_budget_seconds / 10,
+                                                              threshold))
             if again is None:
                 continue
             cell.prediction = again
             cell.decision_seconds += again.spent
         predicted = cell.prediction.seconds
-        stopped = f" (a probe call was stopped after {cell.prediction.spent:.2g} s)" if cell.prediction.stopped else ""
         if predicted > timing.hopeless_factor * fastest:   # a rival was measured: say how far behind
-            cell.end("hopeless", f"predicted {predicted:.3g} s per call{stopped}, {predicted / fastest:.0f}x "
+            cell.end("hopeless", f"predicted {predicted:.3g} s per call, {predicted / fastest:.0f}x "
                                  f"{fastest_label}'s {fastest:.3g} s here (over timing.hopeless_factor "
                                  f"{timing.hopeless_factor:g})")
             continue
         if predicted > timing.cell_budget_seconds:
-            cell.end("skipped", f"one call predicted {predicted:.3g} s{stopped} > cell budget "
+            cell.end("skipped", f"one call predicted {predicted:.3g} s > cell budget "
                                 f"{timing.cell_budget_seconds:g} s (timing.cell_budget_seconds)")
             continue
         on_cell(cell)

@@ -6,12 +6,11 @@ layer (then the "prediction" is a measurement).  Only a call still short of that
 whole layer's size is extrapolated, linearly in the direct algorithm's flops from the
 largest probe: fixed costs (a plan, a kernel transform, a thread hand-off) are then a small
 part of the probe's time, which is what sank the earlier two-point fits (off by 50-500x
-on FFT and parallel cells).  The probing is bounded: probing stops once it has run ``limit``
-seconds, and its extrapolation is the prediction; a single probe call still running at
-``limit`` is stopped there (a nested :func:`harness.watchdog.deadline`), and since the whole
-layer is at least as much work as the probe, the prediction is then at least the time it
-ran (``stopped``: the naive loops on a big layer are ruled out in a fraction of a second
-instead of running one call of tens of seconds to find out).
+on FFT and parallel cells).  The probing is bounded: a probe that alone runs past
+``limit`` seconds stops it, and its extrapolation is the prediction.  The first call on the
+first probe pays first touches and plans and is not timed, unless it alone took ``limit``
+(then it is the probe's time: a second call would not change the decision, only double
+its cost; the naive loops on a ResNet layer take seconds on the smallest probe).
 
 The prediction decides only the cells it must (``skipped``: one call over the cell budget;
 ``hopeless``: far slower than the contest's fastest entrant); every measured cell records
@@ -27,7 +26,6 @@ import numpy as np
 from strategies.passes import PASS_QUANTITIES, PASS_WRT
 
 from . import oracle
-from .watchdog import deadline
 from .inputs import ShapeData
 from .sweeps import Shape
 
@@ -37,11 +35,7 @@ class Prediction:
     seconds: float        # predicted seconds of one call of the whole layer
     measured: bool        # the last probe was the whole layer
     spent: float          # seconds the probing took
-    stopped: bool = False  # a probe call ran past the limit and was stopped: ``seconds`` is a lower bound
-
-
-class ProbeStopped(Exception):
-    """A probe call ran past the predictor's limit."""
+    last_call: float = 0.0  # seconds of the last probe's call: a long one is a prediction to stand by
 
 
 def _reduced(shape: Shape, images: int, out_rows: int) -> Shape:
@@ -104,21 +98,15 @@ def predict(strategy, data: ShapeData, pass_: str, target: float, limit: float,
     for probe in probe_sizes(data.shape):
         if strategy.skip_reason(probe.x_shape, probe.w_shape, probe.conv_param) is not None:
             continue  # the strategy declines the reduced problem: try a larger one
-        try:
-            with deadline(max(limit - (time.perf_counter() - started), 1e-3), ProbeStopped):
-                if not points:
-                    one_call(strategy, data, probe, pass_)  # first touch, plans: not part of the estimate
-                seconds = one_call(strategy, data, probe, pass_)
-        except ProbeStopped:
-            spent = time.perf_counter() - started
-            bound = max(spent, extrapolate([(oracle.flops(probe, quantities) or 1, spent)], full))
-            return Prediction(bound, False, spent, stopped=True)
+        seconds = one_call(strategy, data, probe, pass_)
+        if not points and seconds < limit:               # first touch, plans: not part of the estimate
+            seconds = one_call(strategy, data, probe, pass_)
         if probe.N == data.shape.N and probe.H == data.shape.H:
-            return Prediction(seconds, True, time.perf_counter() - started)
+            return Prediction(seconds, True, time.perf_counter() - started, seconds)
         points.append((oracle.flops(probe, quantities) or 1, seconds))
         estimate = extrapolate(points, full)
         if time.perf_counter() - started >= limit or (seconds >= target and estimate <= threshold):
             break
     if not points:
         return Prediction(float("nan"), False, time.perf_counter() - started)
-    return Prediction(extrapolate(points, full), False, time.perf_counter() - started)
+    return Prediction(extrapolate(points, full), False, time.perf_counter() - started, points[-1][1])

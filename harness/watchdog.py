@@ -12,10 +12,6 @@ call never returns to Python for the signal to act: a process measuring contests
 :mod:`harness.isolation`) is also watched from outside and killed, and the rest of its
 contest goes on in a fresh child.
 
-Deadlines nest: an inner one (the predictor's bound on one probe call, raising its own
-exception) runs inside the cell's; the earlier of the two fires, and the outer one is re-armed
-with what it has left when the inner block ends.
-
 ``CellTimeout`` derives from ``BaseException`` so that a strategy's own ``except Exception``
 cannot swallow it.  SIGTERM is handled like Ctrl-C (:func:`terminate_like_interrupt`).
 """
@@ -28,7 +24,6 @@ import os
 import signal
 import sys
 import threading
-import time
 
 PR_SET_PDEATHSIG = 1
 
@@ -37,37 +32,29 @@ class CellTimeout(BaseException):
     """A cell ran past its time limit (raised in the main thread by the interval timer)."""
 
 
+def _raise_timeout(signum, frame):
+    raise CellTimeout()
+
+
 def _can_alarm() -> bool:
     return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
 
 
 @contextlib.contextmanager
-def deadline(seconds: float, exception: type[BaseException] = CellTimeout):
-    """Raise ``exception`` in this block after ``seconds`` (no limit where the OS has no timer).  Inside another
-    deadline that comes first, the outer one stays armed and this one is not set."""
+def deadline(seconds: float):
+    """Raise :class:`CellTimeout` in this block after ``seconds`` (no limit where the OS has no timer)."""
     if not _can_alarm() or seconds == float("inf"):
         yield
         return
     if seconds <= 0:
-        raise exception()
-    outer_left = signal.getitimer(signal.ITIMER_REAL)[0]
-    if outer_left and outer_left <= seconds:
-        yield
-        return
-
-    def fire(signum, frame):
-        raise exception()
-
-    started = time.monotonic()
-    previous = signal.signal(signal.SIGALRM, fire)
+        raise CellTimeout()
+    previous = signal.signal(signal.SIGALRM, _raise_timeout)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-        if outer_left:      # the outer deadline resumes with what it has left (fires at once if none)
-            signal.setitimer(signal.ITIMER_REAL, max(outer_left - (time.monotonic() - started), 1e-6))
 
 
 def _interrupt(signum, frame):

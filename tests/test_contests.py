@@ -108,27 +108,25 @@ def test_the_probe_grows_until_a_call_takes_the_target_and_extrapolates_only_the
 
 
 class Glacial(Im2col):
-    """Correct, but 3 s a call whatever the size: only a stopped probe keeps it from costing seconds."""
+    """Correct, but 0.4 s a call whatever the size (the naive loops on a deep layer: seconds on any probe)."""
     name = "glacial"
-    checked = 0
 
     def _forward(self, x, w, b, problem):
-        time.sleep(3.0)
+        time.sleep(0.4)
         return super()._forward(x, w, b, problem)
 
     def _backward(self, dout, problem, saved, wrt):
-        time.sleep(3.0)
+        time.sleep(0.4)
         return super()._backward(dout, problem, saved, wrt)
 
 
-def test_a_probe_call_past_the_limit_is_stopped_and_bounds_the_prediction():
+def test_a_probe_call_of_the_limit_is_not_repeated_and_its_prediction_stands():
     shape = expand_sweep({"name": "s", "batch": 2, "layers": [{"name": "l", "C": 2, "H": 8, "F": 2, "K": 3,
                                                                "pad": 1}]})[0]
     data = ShapeData(shape, "float32", 0, False, 0.5)
-    t0 = time.perf_counter()
     p = predict.predict(Glacial(), data, "forward", target=0.02, limit=0.2)
-    assert time.perf_counter() - t0 < 1.0                     # not the 3 s (twice: first touch) of the call
-    assert p.stopped and not p.measured and p.seconds >= p.spent >= 0.2
+    assert 0.4 <= p.spent < 0.7                               # one call, not a first touch and then the call
+    assert not p.measured and p.last_call >= 0.4 and p.seconds >= 0.4
 
 
 def test_a_glacial_entrant_is_hopeless_in_under_a_second_and_never_judged(tmp_path, monkeypatch):
@@ -144,10 +142,9 @@ def test_a_glacial_entrant_is_hopeless_in_under_a_second_and_never_judged(tmp_pa
                                       timing={"hopeless_factor": 20.0, "cell_budget_seconds": 2.0}), tmp_path / "r")
     s = summary_of(run)
     assert (s.xs("glacial", level="strategy")["status"] == "hopeless").all()
-    assert s.xs("glacial", level="strategy")["reason"].str.contains("a probe call was stopped after").all()
     assert set(judged) == {"im2col"}                         # only the timed cells are run whole and judged
     cells = load_results(run).groupby(["strategy", "pass"])["decision_seconds"].first()
-    assert cells.loc["glacial"].max() < 1.5                  # a decision, not a 3 s call (or 6 s with the judge)
+    assert cells.loc["glacial"].max() < 1.3     # one probe call per pass (backward: its forward too), no re-probe
     assert time.perf_counter() - t0 < 30
 
 

@@ -141,21 +141,3 @@ def test_sigterm_is_handled_like_ctrl_c(tmp_path):
     done = len(load_results(run))
     assert done > 0
     assert os.path.exists(run / "results.csv")
-
-
-def test_deadlines_nest_the_earlier_fires_and_the_outer_resumes():
-    from harness.watchdog import CellTimeout, deadline
-
-    class Inner(Exception):
-        pass
-
-    t0 = time.perf_counter()
-    with pytest.raises(CellTimeout):
-        with deadline(0.5):
-            with pytest.raises(Inner):
-                with deadline(0.1, Inner):          # the inner one comes first: its own exception
-                    time.sleep(2)
-            assert 0.09 < time.perf_counter() - t0 < 0.3
-            with deadline(5.0, Inner):              # the outer one comes first: it still fires at 0.5 s
-                time.sleep(2)
-    assert 0.45 < time.perf_counter() - t0 < 0.8
