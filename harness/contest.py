@@ -173,9 +173,9 @@ def _warm_up(cells, data: ShapeData, settings: CellSettings, on_cell) -> None:
     for cell in order:
         threshold = min(timing.cell_budget_seconds, timing.hopeless_factor * fastest)
         p = cell.prediction
-        # decisive: check a prediction from short probes on larger ones before deciding (one from a probe call of
-        # a tenth of the cell budget stands: fixed costs are then a small part of it, and more probing costs seconds)
-        if p.seconds > threshold and not p.measured and p.last_call < timing.cell_budget_seconds / 10:
+        # decisive: check a prediction on larger probes before deciding, unless one probe call alone took longer
+        # than the threshold (the layer is at least as much work: decided, and more probing would cost seconds)
+        if p.seconds > threshold and not p.measured and p.last_call <= threshold:
             on_cell(cell)
             again = _guarded(cell, settings, lambda: predict(cell.strategy, data, cell.contest.pass_,
                                                               timing.probe_seconds, timing.cell_budget_seconds / 10,

@@ -9,8 +9,9 @@ part of the probe's time, which is what sank the earlier two-point fits (off by 
 on FFT and parallel cells).  The probing is bounded: a probe that alone runs past
 ``limit`` seconds stops it, and its extrapolation is the prediction.  The first call on the
 first probe pays first touches and plans and is not timed, unless it alone took ``limit``
-(then it is the probe's time: a second call would not change the decision, only double
-its cost; the naive loops on a ResNet layer take seconds on the smallest probe).
+and the strategy has run this pass in this process before (then its imports and JIT are
+paid, and the call is the probe's time: a second one would only double the cost; the naive
+loops on a ResNet layer take seconds on the smallest probe).
 
 The prediction decides only the cells it must (``skipped``: one call over the cell budget;
 ``hopeless``: far slower than the contest's fastest entrant); every measured cell records
@@ -28,6 +29,9 @@ from strategies.passes import PASS_QUANTITIES, PASS_WRT
 from . import oracle
 from .inputs import ShapeData
 from .sweeps import Shape
+
+#: (strategy label, pass) already called in this process: its first call paid the imports and the JIT
+_touched: set = set()
 
 
 @dataclass(frozen=True)
@@ -99,7 +103,8 @@ def predict(strategy, data: ShapeData, pass_: str, target: float, limit: float,
         if strategy.skip_reason(probe.x_shape, probe.w_shape, probe.conv_param) is not None:
             continue  # the strategy declines the reduced problem: try a larger one
         seconds = one_call(strategy, data, probe, pass_)
-        if not points and seconds < limit:               # first touch, plans: not part of the estimate
+        if not points and (seconds < limit or (strategy.label, pass_) not in _touched):
+            _touched.add((strategy.label, pass_))        # first touch, plans: not part of the estimate
             seconds = one_call(strategy, data, probe, pass_)
         if probe.N == data.shape.N and probe.H == data.shape.H:
             return Prediction(seconds, True, time.perf_counter() - started, seconds)
