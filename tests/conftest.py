@@ -1,6 +1,7 @@
 """Shared fixtures: the shape table every strategy is checked on, and input makers."""
 from __future__ import annotations
 
+import contextlib
 import tracemalloc
 
 import numpy as np
@@ -44,6 +45,17 @@ def make_inputs(x_shape, w_shape, dtype, seed=0):
     w = rng.standard_normal(w_shape).astype(dtype)
     b = rng.standard_normal(w_shape[0]).astype(dtype)
     return x, w, b
+
+
+class StepLog:
+    """A recorder for :mod:`strategies.phases` that keeps the names of the steps run, in order."""
+
+    def __init__(self):
+        self.names: list[str] = []
+
+    def __call__(self, name):
+        self.names.append(name)
+        return contextlib.nullcontext()
 
 
 def traced_workspace(strategy, pass_, x_shape, w_shape, cp) -> int:

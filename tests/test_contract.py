@@ -1,12 +1,11 @@
 """The contract's newer promises, for every registered strategy: wrt, named steps, costs, caches, read-only inputs."""
 from __future__ import annotations
 
-import contextlib
 
 import numpy as np
 import pytest
 
-from conftest import VARIANTS, VARIANT_IDS, make_inputs, traced_workspace
+from conftest import VARIANTS, VARIANT_IDS, StepLog, make_inputs, traced_workspace
 from strategies import get_strategy
 from strategies.passes import GRADIENTS, PASS_WRT, PASSES, check_wrt
 from strategies.phases import recording
@@ -25,17 +24,6 @@ def supported(strategy, x_shape, w_shape, cp) -> bool:
 def strategy(request):
     name, options = request.param
     return get_strategy(name, **options)
-
-
-class StepLog:
-    """A recorder that keeps the names of the steps run, in order."""
-
-    def __init__(self):
-        self.names: list[str] = []
-
-    def __call__(self, name):
-        self.names.append(name)
-        return contextlib.nullcontext()
 
 
 @pytest.mark.parametrize("x_shape,w_shape,cp", PROBLEMS)

@@ -2,7 +2,6 @@
 the steps and costs of every variant, and the workspace tracemalloc sees."""
 from __future__ import annotations
 
-import contextlib
 import re
 
 import numpy as np
@@ -119,15 +118,6 @@ def test_backward_transposes_the_forward_and_transforms_the_kernel_once(monkeypa
     assert len(calls) == stride * stride
     strategy.backward(np.ones_like(out), cache_)
     assert len(calls) == stride * stride
-
-
-class StepLog:
-    def __init__(self):
-        self.names: list[str] = []
-
-    def __call__(self, name):
-        self.names.append(name)
-        return contextlib.nullcontext()
 
 
 LAYERS = [((4, 16, 24, 24), (16, 16, 3, 3), 1, 1),
