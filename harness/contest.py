@@ -173,13 +173,15 @@ def _warm_up(cells, data: ShapeData, settings: CellSettings, on_cell) -> None:
     for cell in order:
         threshold = min(timing.cell_budget_seconds, timing.hopeless_factor * fastest)
         p = cell.prediction
-        # decisive: check a prediction on larger probes, for up to the threshold's seconds (what measuring the cell
-        # would be worth), unless one probe call alone took longer than the threshold (the layer is at least as
-        # much work: decided, and more probing would cost seconds)
+        # decisive: check a prediction on larger probes before deciding, unless one probe call alone took longer
+        # than the threshold (the layer is at least as much work: decided, and more probing would cost seconds).
+        # (Probing for up to the threshold's seconds instead let a two-point line under-predict the naive loops'
+        # backward, whose cost follows the padded rows: judged and warmed, it hit the 60 s cell limit.)
         if p.seconds > threshold and not p.measured and p.last_call <= threshold:
             on_cell(cell)
             again = _guarded(cell, settings, lambda: predict(cell.strategy, data, cell.contest.pass_,
-                                                              timing.probe_seconds, threshold, threshold))
+                                                              timing.probe_seconds, timing.cell_budget_seconds / 10,
+                                                              threshold))
             if again is None:
                 continue
             cell.prediction = again
