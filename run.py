@@ -1,8 +1,5 @@
-"""convbench entry point: ``python run.py [sweep=...] [strategies=[...]] [key=value ...]`` (``-v``: tracebacks).
-
-The only Hydra code: the schema (harness/config.py) registered, the config composed and
-checked by OmegaConf, a typed RunConfig handed to the harness.
-"""
+"""convbench entry point: ``python run.py [sweep=...] [key=value ...]`` (``-v``: tracebacks).  The only Hydra code:
+the schema (harness/config.py) registered, the config composed and checked by OmegaConf, a RunConfig handed on."""
 import hydra
 from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
@@ -16,8 +13,7 @@ from harness.runfolder import RunFolderBusy
 
 EXPECTED = (ValueError, HydraException, OmegaConfBaseException, CoresTaken, RunFolderBusy)
 ConfigStore.instance().store(name="convbench", node=config.RunConfig)
-# resume=<run> continues in that run's folder; a fresh run gets a new timestamped one
-OmegaConf.register_new_resolver("convbench_run_dir", lambda resume, fresh: resume or fresh)
+OmegaConf.register_new_resolver("convbench_run_dir", lambda resume, fresh: resume or fresh)  # resume: its folder
 OmegaConf.register_new_resolver("convbench_hydra_subdir", lambda resume, stamp: f".hydra-resume-{stamp}" if resume else ".hydra")
 
 
