@@ -174,10 +174,12 @@ def _warm_up(cells, data: ShapeData, settings: CellSettings, on_cell) -> None:
         threshold = min(timing.cell_budget_seconds, timing.hopeless_factor * fastest)
         p = cell.prediction
         # decisive: check a prediction on larger probes before deciding, unless one probe call alone took longer
-        # than the threshold (the layer is at least as much work: decided, and more probing would cost seconds).
+        # than the threshold and a tenth of the budget (the layer is at least as much work: decided, and more
+        # probing would cost seconds; a shorter call may be a first touch: torch builds a kernel per new shape).
         # (Probing for up to the threshold's seconds instead let a two-point line under-predict the naive loops'
         # backward, whose cost follows the padded rows: judged and warmed, it hit the 60 s cell limit.)
-        if p.seconds > threshold and not p.measured and p.last_call <= threshold:
+        decided = p.last_call > threshold and p.last_call >= timing.cell_budget_seconds / 10
+        if p.seconds > threshold and not p.measured and not decided:
             on_cell(cell)
             again = _guarded(cell, settings, lambda: predict(cell.strategy, data, cell.contest.pass_,
                                                               timing.probe_seconds, timing.cell_budget_seconds / 10,
