@@ -41,7 +41,7 @@ from .inputs import ShapeData, input_bytes, size_problem
 from .measure.memory import nbytes_of, peak_extra_memory
 from .measure.timing import Timing, block_size, seconds_of, thread_budget, time_block
 from .phase_timer import StepTimer, same_bits
-from .predict import predict
+from .predict import predict, ruling, settled
 from .settings import CellSettings
 from .variants import Variant, racers
 from .watchdog import CellTimeout, deadline
@@ -172,15 +172,8 @@ def _warm_up(cells, data: ShapeData, settings: CellSettings, on_cell) -> None:
     fastest, fastest_label = math.inf, ""
     for cell in order:
         threshold = min(timing.cell_budget_seconds, timing.hopeless_factor * fastest)
-        p = cell.prediction
-        # decisive: check a prediction on larger probes before deciding, unless one probe call alone took longer
-        # than the threshold and a tenth of the budget (the layer is at least as much work: decided, and more
-        # probing would cost seconds; a shorter call may be a first touch: torch builds a kernel per new shape).
-        # (Probing for up to the threshold's seconds instead let a two-point line under-predict the naive loops'
-        # backward, whose cost follows the padded rows: judged and warmed, it hit the 60 s cell limit.)
-        decided = p.last_call > threshold and p.last_call >= timing.cell_budget_seconds / 10
-        if p.seconds > threshold and not p.measured and not decided:
-            on_cell(cell)
+        if not settled(cell.prediction, threshold, timing.cell_budget_seconds / 10):
+            on_cell(cell)       # decisive: check it on larger probes before deciding
             again = _guarded(cell, settings, lambda: predict(cell.strategy, data, cell.contest.pass_,
                                                               timing.probe_seconds, timing.cell_budget_seconds / 10,
                                                               threshold))
@@ -188,15 +181,9 @@ def _warm_up(cells, data: ShapeData, settings: CellSettings, on_cell) -> None:
                 continue
             cell.prediction = again
             cell.decision_seconds += again.spent
-        predicted = cell.prediction.seconds
-        if predicted > timing.hopeless_factor * fastest:   # a rival was measured: say how far behind
-            cell.end("hopeless", f"predicted {predicted:.3g} s per call, {predicted / fastest:.0f}x "
-                                 f"{fastest_label}'s {fastest:.3g} s here (over timing.hopeless_factor "
-                                 f"{timing.hopeless_factor:g})")
-            continue
-        if predicted > timing.cell_budget_seconds:
-            cell.end("skipped", f"one call predicted {predicted:.3g} s > cell budget "
-                                f"{timing.cell_budget_seconds:g} s (timing.cell_budget_seconds)")
+        ruled = ruling(cell.prediction.seconds, fastest, fastest_label, timing)
+        if ruled is not None:
+            cell.end(*ruled)
             continue
         on_cell(cell)
         cell.verdict = _guarded(cell, settings, lambda: judge(cell.strategy, data, cell.contest.pass_))

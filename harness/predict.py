@@ -115,3 +115,24 @@ def predict(strategy, data: ShapeData, pass_: str, target: float, limit: float,
     if not points:
         return Prediction(float("nan"), False, time.perf_counter() - started)
     return Prediction(extrapolate(points, full), False, time.perf_counter() - started, points[-1][1])
+
+
+def settled(p: Prediction, threshold: float, limit: float) -> bool:
+    """Whether ``p`` can decide a cell against ``threshold`` without probing further: it was the whole layer, it is
+    under the threshold, or one probe call alone took longer than the threshold and ``limit`` (a tenth of the cell
+    budget: the layer is at least as much work; a shorter call may be a first touch, torch builds a kernel per new
+    shape).  (Probing for up to the threshold's seconds instead let a two-point line under-predict the naive loops'
+    backward, whose cost follows the padded rows: judged and warmed, it hit the 60 s cell limit.)"""
+    return p.measured or not p.seconds > threshold or (p.last_call > threshold and p.last_call >= limit)
+
+
+def ruling(predicted: float, fastest: float, fastest_label: str, timing) -> tuple[str, str] | None:
+    """(status, reason) for a cell not worth measuring, or None: ``hopeless`` when predicted ``hopeless_factor``
+    times slower than the fastest entrant measured so far, ``skipped`` when one call exceeds the cell budget."""
+    if predicted > timing.hopeless_factor * fastest:   # a rival was measured: say how far behind
+        return "hopeless", (f"predicted {predicted:.3g} s per call, {predicted / fastest:.0f}x {fastest_label}'s "
+                            f"{fastest:.3g} s here (over timing.hopeless_factor {timing.hopeless_factor:g})")
+    if predicted > timing.cell_budget_seconds:
+        return "skipped", (f"one call predicted {predicted:.3g} s > cell budget {timing.cell_budget_seconds:g} s "
+                           f"(timing.cell_budget_seconds)")
+    return None

@@ -3,6 +3,8 @@ raced, the load guard acting, resume pinned to what was measured."""
 from __future__ import annotations
 
 import json
+import math
+from types import SimpleNamespace
 import time
 
 import pandas as pd
@@ -129,6 +131,19 @@ def test_a_probe_call_of_the_limit_is_not_repeated_and_its_prediction_stands():
     p = predict.predict(Glacial(), data, "forward", target=0.02, limit=0.2)
     assert 0.4 <= p.spent < 0.7              # one call, not a first touch and then the call
     assert not p.measured and p.last_call >= 0.4 and p.seconds >= 0.4
+
+
+def test_a_prediction_settles_a_cell_only_on_a_bound_or_a_whole_layer():
+    P = predict.Prediction
+    assert predict.settled(P(1.0, True, 1.0, 1.0), threshold=0.1, limit=0.2)          # the whole layer, measured
+    assert predict.settled(P(0.05, False, 0.1, 0.01), threshold=0.1, limit=0.2)       # under the threshold
+    assert predict.settled(P(9.0, False, 0.5, 0.5), threshold=0.1, limit=0.2)         # one call beyond both
+    assert not predict.settled(P(9.0, False, 0.1, 0.05), threshold=0.01, limit=0.2)   # short: maybe a first touch
+    assert not predict.settled(P(9.0, False, 0.1, 0.05), threshold=0.1, limit=0.2)    # extrapolated: probe more
+    timing = SimpleNamespace(hopeless_factor=20.0, cell_budget_seconds=2.0)
+    assert predict.ruling(0.5, 0.01, "im2col", timing)[0] == "hopeless"
+    assert predict.ruling(3.0, math.inf, "", timing)[0] == "skipped"
+    assert predict.ruling(0.1, 0.01, "im2col", timing) is None
 
 
 def test_a_glacial_entrant_is_hopeless_in_under_a_second_and_never_judged(tmp_path, monkeypatch):
